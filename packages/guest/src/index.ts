@@ -1,0 +1,48 @@
+export {
+  generateEd25519KeyPair,
+  ed25519PairProblem,
+  hostKeyFingerprintOf,
+  fingerprintOfPublicKey,
+  normalizeSha256Fingerprint,
+  type Ed25519KeyPair,
+} from './keys';
+export {
+  connectSsh,
+  shellQuote,
+  SshSession,
+  SshError,
+  HostKeyMismatchError,
+  type ConnectSshOptions,
+  type ExecOptions,
+  type ExecResult,
+  type UploadOptions,
+  type Reporter,
+  type SshErrorCode,
+} from './ssh';
+export {
+  parseVerifyReport,
+  summarizeVerify,
+  renderVerifyMarkdown,
+  verifyAnnotations,
+  VerifyReportError,
+  CHECK_STATUSES,
+  type CheckStatus,
+  type VerifyCheck,
+  type VerifyReport,
+  type VerifySummary,
+  type VerifySummaryCounts,
+  type VerifyGroupSummary,
+  type VerifyAnnotation,
+  type RenderOptions,
+} from './verify-report';
+export {
+  runVerify,
+  verifyClaw,
+  measureVerifyConnections,
+  DEFAULT_VERIFY_COMMAND,
+  type RunVerifyOptions,
+  type VerifyClawOptions,
+  type VerifyClawResult,
+  type MeasureVerifyConnectionsOptions,
+  type MeasureVerifyConnectionsResult,
+} from './verify';
