@@ -1,0 +1,387 @@
+/**
+ * Root filesystems for booted guests: a debootstrapped Debian 12 cached once per machine, derived
+ * roots (base + an install step) cached by key, and per-container copies or overlays.
+ */
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { track } from './cleanup';
+import { alive, must, run, runSync, sleep } from './proc';
+
+export const DEFAULT_CACHE_DIR = process.env.OPENCLAWPS_ROOT_CACHE ?? '/var/cache/openclawps/roots';
+const MARKER = '.openclawps-root.json';
+
+/** Packages the base root carries on top of debootstrap's minbase (all --no-install-recommends). */
+export const BASE_PACKAGES = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'openssh-server',
+  'cloud-init',
+  'sudo',
+  'locales',
+  'iproute2',
+  'ca-certificates',
+  'jq',
+  'tmux',
+  'util-linux',
+  'fdisk',
+  'gdisk',
+  'e2fsprogs',
+  'curl',
+  'procps',
+  'less',
+  'python3-apt',
+];
+
+export type Log = (msg: string) => void;
+
+export interface RootInfo {
+  name: string;
+  path: string;
+  createdAt: string;
+  buildSeconds: number;
+  parent?: string;
+  key?: string;
+}
+
+/** The Debian mirror the host's apt uses (deb822 .sources or sources.list), else deb.debian.org. */
+export function debianMirror(): string {
+  if (process.env.OPENCLAWPS_DEBIAN_MIRROR) return process.env.OPENCLAWPS_DEBIAN_MIRROR;
+  const candidates: string[] = [];
+  const dir = '/etc/apt/sources.list.d';
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.sources'))) {
+      for (const stanza of readFileSync(join(dir, f), 'utf8').split(/\n\s*\n/)) {
+        const field = (k: string) => stanza.match(new RegExp(`^${k}:\\s*(.+)$`, 'mi'))?.[1].trim() ?? '';
+        if (!/\bdeb\b/.test(field('Types')) || !/^bookworm(\s|$)/.test(field('Suites'))) continue;
+        if (/^\s*Enabled:\s*no/im.test(stanza)) continue;
+        candidates.push(...field('URIs').split(/\s+/));
+      }
+    }
+  }
+  if (existsSync('/etc/apt/sources.list')) {
+    for (const line of readFileSync('/etc/apt/sources.list', 'utf8').split('\n')) {
+      const m = line.match(/^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/);
+      if (m) candidates.push(m[1]);
+    }
+  }
+  return (
+    candidates.find((u) => /^https?:\/\//.test(u) && !/security/.test(u)) ?? 'http://deb.debian.org/debian'
+  );
+}
+
+export function rootInfo(path: string): RootInfo | null {
+  try {
+    return JSON.parse(readFileSync(join(path, MARKER), 'utf8')) as RootInfo;
+  } catch {
+    return null;
+  }
+}
+
+/** A cross-process lock: an atomically created directory holding the owner's pid (stale owners are taken over). */
+async function withLock<T>(
+  lockDir: string,
+  log: Log,
+  fn: () => Promise<T>,
+  waitMs = 20 * 60_000,
+): Promise<T> {
+  const started = Date.now();
+  let announced = false;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(join(lockDir, 'pid'), 'utf8'));
+      } catch {
+        // the owner has not written its pid yet, or just released the lock
+      }
+      const age = (() => {
+        try {
+          return Date.now() - statSync(lockDir).mtimeMs;
+        } catch {
+          return 0;
+        }
+      })();
+      if ((owner && !alive(owner)) || (!owner && age > 30_000)) {
+        log(`lock ${lockDir}: previous owner ${owner || '?'} is gone, taking over`);
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (!announced) log(`lock ${lockDir}: held by pid ${owner}, waiting`);
+      announced = true;
+      if (Date.now() - started > waitMs)
+        throw new Error(`timed out waiting for ${lockDir} (held by pid ${owner})`);
+      await sleep(1000);
+    }
+  }
+  const release = track(`lock ${lockDir}`, () => rmSync(lockDir, { recursive: true, force: true }));
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Runs argv chrooted into `root` inside a private mount namespace with /proc, /sys, /dev and
+ * /dev/pts mounted (they vanish with the namespace, nothing to clean up). Services are kept from
+ * starting by the policy-rc.d that the build installs.
+ */
+export async function chrootRun(
+  root: string,
+  argv: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number; log?: Log; input?: string } = {},
+): Promise<string> {
+  const env = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    DEBIAN_FRONTEND: 'noninteractive',
+    ...opts.env,
+  };
+  const script = [
+    'set -e',
+    'mount --make-rprivate /',
+    'mount -t proc proc "$R/proc"',
+    'mount -t sysfs -o ro sysfs "$R/sys"',
+    'mount --rbind /dev "$R/dev"',
+    'mount -t tmpfs tmpfs "$R/run"',
+    'mount -t tmpfs tmpfs "$R/tmp"',
+    'shift',
+    'exec chroot "$R" /usr/bin/env -i "$@"',
+  ].join('\n');
+  const args = [
+    '--mount',
+    '--fork',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    'x',
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    ...argv,
+  ];
+  const log = opts.log;
+  let partial = '';
+  const r = await must('unshare', args, {
+    env: { ...process.env, R: root },
+    timeoutMs: opts.timeoutMs ?? 30 * 60_000,
+    input: opts.input,
+    onOutput: log
+      ? (chunk) => {
+          partial += chunk;
+          const lines = partial.split('\n');
+          partial = lines.pop()!;
+          for (const l of lines) if (l.trim()) log(`  | ${l}`);
+        }
+      : undefined,
+  });
+  return r.stdout;
+}
+
+export interface EnsureRootOptions {
+  cacheDir?: string;
+  log?: Log;
+  /** Rebuild even when a completed root exists. */
+  rebuild?: boolean;
+}
+
+/**
+ * Builds a cached root once: `build(dir)` fills a scratch directory, the marker is written last and
+ * the directory renamed into place, so a half-built root is never used. Concurrent callers (other
+ * processes) wait on a lock and then reuse the result.
+ */
+export async function ensureRoot(
+  name: string,
+  build: (dir: string, log: Log) => Promise<{ parent?: string; key?: string } | void>,
+  opts: EnsureRootOptions = {},
+): Promise<string> {
+  const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
+  const log = opts.log ?? (() => undefined);
+  const path = join(cacheDir, name);
+  if (!opts.rebuild && rootInfo(path)) return path;
+  mkdirSync(cacheDir, { recursive: true });
+  return withLock(join(cacheDir, `.${name}.lock`), log, async () => {
+    if (!opts.rebuild && rootInfo(path)) return path; // built by another process while we waited
+    const scratch = join(cacheDir, `.${name}.partial`);
+    rmSync(scratch, { recursive: true, force: true });
+    const started = Date.now();
+    const dropScratch = track(`partial root ${scratch}`, () =>
+      rmSync(scratch, { recursive: true, force: true }),
+    );
+    const extra = (await build(scratch, log)) ?? {};
+    const info: RootInfo = {
+      name,
+      path,
+      createdAt: new Date().toISOString(),
+      buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+      ...extra,
+    };
+    writeFileSync(join(scratch, MARKER), `${JSON.stringify(info, null, 2)}\n`);
+    rmSync(path, { recursive: true, force: true });
+    renameSync(scratch, path);
+    dropScratch();
+    log(`root ${name} built in ${info.buildSeconds} s`);
+    return path;
+  });
+}
+
+/** Debian 12 (bookworm) minbase + systemd, sshd, cloud-init (NoCloud only) and the tools the guest scripts use. */
+export async function ensureBaseRoot(
+  opts: EnsureRootOptions & { mirror?: string; name?: string } = {},
+): Promise<string> {
+  const mirror = opts.mirror ?? debianMirror();
+  return ensureRoot(
+    opts.name ?? 'debian12-base',
+    async (dir, log) => {
+      const t0 = Date.now();
+      log(`debootstrap bookworm from ${mirror}`);
+      const eatmydata = runSync('sh', ['-c', 'command -v eatmydata']).code === 0 ? ['eatmydata'] : [];
+      await must(
+        eatmydata[0] ?? 'debootstrap',
+        [...(eatmydata.length ? ['debootstrap'] : []), '--variant=minbase', 'bookworm', dir, mirror],
+        { timeoutMs: 15 * 60_000 },
+      );
+      log(`debootstrap done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      writeFileSync(join(dir, 'etc/dpkg/dpkg.cfg.d/openclawps-unsafe-io'), 'force-unsafe-io\n');
+      writeFileSync(
+        join(dir, 'etc/apt/apt.conf.d/90openclawps'),
+        'APT::Install-Recommends "false";\nAcquire::Retries "3";\n',
+      );
+      writeFileSync(join(dir, 'etc/apt/sources.list'), `deb ${mirror} bookworm main\n`);
+      writeFileSync(join(dir, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+      const t1 = Date.now();
+      await chrootRun(dir, ['apt-get', 'update', '-q'], { timeoutMs: 5 * 60_000 });
+      await chrootRun(dir, ['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...BASE_PACKAGES], {
+        timeoutMs: 15 * 60_000,
+      });
+      log(
+        `apt-get install (${BASE_PACKAGES.length} packages) done in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
+      );
+      // cloud-init's locale module runs update-locale for en_US.UTF-8 by default (it fails without the locale).
+      writeFileSync(join(dir, 'etc/locale.gen'), 'en_US.UTF-8 UTF-8\nC.UTF-8 UTF-8\n');
+      await chrootRun(dir, ['locale-gen']);
+      writeFileSync(join(dir, 'etc/default/locale'), 'LANG=C.UTF-8\n');
+      writeFileSync(
+        join(dir, 'etc/cloud/cloud.cfg.d/90-openclawps-nspawn.cfg'),
+        [
+          '# OpenClawps nspawn guest: the NoCloud seed directory stands in for Azure IMDS/OVF;',
+          '# the network is configured by the host (netns + veth) before boot.',
+          'datasource_list: [ NoCloud, None ]',
+          'network: { config: disabled }',
+          '',
+        ].join('\n'),
+      );
+      // A fresh machine-id per boot of every copy; no pre-baked one shared by all containers.
+      writeFileSync(join(dir, 'etc/machine-id'), '');
+      rmSync(join(dir, 'var/lib/dbus/machine-id'), { force: true });
+      await chrootRun(dir, ['apt-get', 'clean']);
+      return { key: `bookworm ${mirror} ${BASE_PACKAGES.join(',')}` };
+    },
+    opts,
+  );
+}
+
+/**
+ * A root derived from another: `parent` copied, then `install(dir)` run on the copy (usually via
+ * chrootRun). Cached under `name`; put whatever changes the result into `name` (a content hash).
+ */
+export async function ensureDerivedRoot(
+  name: string,
+  parent: string,
+  install: (dir: string, log: Log) => Promise<void>,
+  opts: EnsureRootOptions = {},
+): Promise<string> {
+  return ensureRoot(
+    name,
+    async (dir, log) => {
+      await copyRoot(parent, dir);
+      rmSync(join(dir, MARKER), { force: true });
+      await install(dir, log);
+      return { parent };
+    },
+    opts,
+  );
+}
+
+/** A full copy (`cp -a --reflink=auto`, so CoW where the filesystem supports it). */
+export async function copyRoot(src: string, dst: string): Promise<void> {
+  if (existsSync(dst)) throw new Error(`copyRoot: ${dst} already exists`);
+  await must('cp', ['-a', '--reflink=auto', src, dst], { timeoutMs: 20 * 60_000 });
+}
+
+export interface OverlayRoot {
+  /** The merged root to boot (`-D`). */
+  merged: string;
+  /** The writable layer: everything the container changed. */
+  upper: string;
+  lower: string;
+  /** Unmounts the overlay; `removeUpper` deletes the container's changes too. */
+  dispose(removeUpper?: boolean): void;
+}
+
+/**
+ * A container root as an overlay: the cached root is the read-only lower layer, the container's
+ * writes land in `<dir>/upper`. Instant, and the cached root stays pristine. (Chosen over a copy
+ * because ext4 has no reflinks: a 1 GB root copy costs seconds to minutes on a busy disk.)
+ * An existing `<dir>/upper` is reused, so the same overlay dir survives a container restart.
+ */
+export async function overlayRoot(lower: string, dir: string): Promise<OverlayRoot> {
+  if (!rootInfo(lower) && !existsSync(join(lower, 'etc/os-release')))
+    throw new Error(`overlayRoot: ${lower} is not a root filesystem`);
+  const upper = join(dir, 'upper');
+  const work = join(dir, 'work');
+  const merged = join(dir, 'merged');
+  for (const d of [upper, work, merged]) mkdirSync(d, { recursive: true });
+  await must('mount', [
+    '-t',
+    'overlay',
+    'overlay',
+    '-o',
+    `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
+    merged,
+  ]);
+  let mounted = true;
+  const umount = () => {
+    if (!mounted) return;
+    const r = runSync('umount', [merged]);
+    if (r.code !== 0 && runSync('umount', ['-l', merged]).code !== 0)
+      throw new Error(`umount ${merged}: ${r.output.trim()}`);
+    mounted = false;
+  };
+  const untrack = track(`overlay ${merged}`, umount);
+  return {
+    merged,
+    upper,
+    lower,
+    dispose(removeUpper = false) {
+      untrack();
+      if (removeUpper) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Removes a root directory made by copyRoot (refuses cached roots' parent dir and "/"). */
+export async function removeRoot(path: string): Promise<void> {
+  if (path === '/' || path.split('/').filter(Boolean).length < 2)
+    throw new Error(`removeRoot: refusing ${path}`);
+  // a bind or overlay mount still inside would be deleted through: refuse instead
+  const mounts = (await run('findmnt', ['-rn', '-o', 'TARGET'])).stdout.split('\n');
+  if (mounts.some((m) => m === path || m.startsWith(`${path}/`)))
+    throw new Error(`removeRoot: ${path} has mounts inside`);
+  rmSync(path, { recursive: true, force: true });
+}
