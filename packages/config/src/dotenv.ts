@@ -94,7 +94,15 @@ function parseValue(input: string): { value: string } | { error: string } {
       if (c === '\\') {
         const n = s[i + 1];
         if (n === undefined) break;
-        const map: Record<string, string> = { n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\', $: '$', '`': '`' };
+        const map: Record<string, string> = {
+          n: '\n',
+          r: '\r',
+          t: '\t',
+          '"': '"',
+          '\\': '\\',
+          $: '$',
+          '`': '`',
+        };
         out += map[n] ?? `\\${n}`;
         i++;
       } else if (c === '"') {

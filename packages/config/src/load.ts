@@ -43,7 +43,6 @@ export function loadSpecFile(path: string, overrides?: Record<string, string>): 
   return loadSpec(readFileSync(path, 'utf8'), { file: path, overrides });
 }
 
-
 /**
  * The gateway's auth token: OPENCLAW_GATEWAY_TOKEN when given, otherwise derived (HMAC-SHA256) from the claw's
  * bot token and name, so re-rendering is deterministic and the token rotates with the bot token.
@@ -74,10 +73,14 @@ export function clawEnvEntries(spec: ClawSpec): Array<[string, string]> {
     if (v) out.push([name, v]);
   }
   out.push(['OPENCLAW_GATEWAY_TOKEN', gatewayToken(spec)]);
-  for (const [k, v] of Object.entries(spec.extraEnv).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out.push([k, v]);
+  for (const [k, v] of Object.entries(spec.extraEnv).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    out.push([k, v]);
   return out;
 }
 
 export function clawEnvFile(spec: ClawSpec): string {
-  return formatEnv(clawEnvEntries(spec), `claw ${spec.claw}: written by openclawps; parsed as data, never executed`);
+  return formatEnv(
+    clawEnvEntries(spec),
+    `claw ${spec.claw}: written by openclawps; parsed as data, never executed`,
+  );
 }

@@ -58,7 +58,11 @@ export function createConsoleReporter(
 /** Records everything (masked) in memory; for tests. */
 export function createMemoryReporter(): Reporter & { lines: string[]; masker: SecretMasker } {
   const lines: string[] = [];
-  const r = createConsoleReporter({ debug: true, write: (l) => lines.push(l), writeErr: (l) => lines.push(l) });
+  const r = createConsoleReporter({
+    debug: true,
+    write: (l) => lines.push(l),
+    writeErr: (l) => lines.push(l),
+  });
   return Object.assign(r, { lines });
 }
 

@@ -130,7 +130,10 @@ export interface SpecFromEnvResult {
 }
 
 /** Builds a spec from parsed variables. `overrides` (e.g. a CLI `--claw`) win over the file. */
-export function specFromEnv(vars: Record<string, string>, overrides: Record<string, string> = {}): SpecFromEnvResult {
+export function specFromEnv(
+  vars: Record<string, string>,
+  overrides: Record<string, string> = {},
+): SpecFromEnvResult {
   const env: Record<string, string> = { ...vars, ...overrides };
   const problems: Problem[] = [];
   const used = new Set<string>();
@@ -180,7 +183,8 @@ export function specFromEnv(vars: Record<string, string>, overrides: Record<stri
       location: setting('LOCATION') ?? DEFAULTS.location,
       vmSize: setting('VM_SIZE') ?? DEFAULTS.vmSize,
       adminUser: setting('ADMIN_USER') ?? DEFAULTS.adminUser,
-      dataDiskSizeGb: diskSize === undefined ? DEFAULTS.dataDiskSizeGb : /^\d+$/.test(diskSize) ? Number(diskSize) : NaN,
+      dataDiskSizeGb:
+        diskSize === undefined ? DEFAULTS.dataDiskSizeGb : /^\d+$/.test(diskSize) ? Number(diskSize) : NaN,
       dataDiskSku: setting('DATA_DISK_SKU') ?? DEFAULTS.dataDiskSku,
       gallery: setting('GALLERY_NAME') ?? DEFAULTS.gallery,
       imageDefinition: setting('IMAGE_DEFINITION') ?? DEFAULTS.imageDefinition,

@@ -31,6 +31,10 @@ const PLACEHOLDER_PATTERNS: RegExp[] = [
 ];
 const PLACEHOLDER_USER_IDS = new Set(['123456789', '1234567890', '12345', '0']);
 
+function hasControlChars(s: string): boolean {
+  return [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+}
+
 export function isPlaceholder(value: string): boolean {
   return PLACEHOLDER_PATTERNS.some((re) => re.test(value.trim()));
 }
@@ -73,7 +77,7 @@ export function passwordProblems(pw: string): string[] {
       `must contain 3 of: lowercase, uppercase, digit, special character (it has ${classes} of these classes)`,
     );
   if (PASSWORD_RESERVED.has(pw.toLowerCase())) out.push('is on Azure’s list of disallowed passwords');
-  if (/[\0-\x1f\x7f]/.test(pw)) out.push('contains control characters');
+  if (hasControlChars(pw)) out.push('contains control characters');
   return out;
 }
 
@@ -116,7 +120,11 @@ export function validateSpec(spec: ClawSpec): Problem[] {
   // --- claw / VM / computer name -------------------------------------------------------------
   const claw = spec.claw;
   if (!claw) {
-    add('CLAW_NAME', 'is required (it names the VM, its disks and its NIC)', 'set CLAW_NAME=alice (or pass --claw)');
+    add(
+      'CLAW_NAME',
+      'is required (it names the VM, its disks and its NIC)',
+      'set CLAW_NAME=alice (or pass --claw)',
+    );
   } else {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(claw) || /[.-]$/.test(claw))
       add(
@@ -173,7 +181,11 @@ export function validateSpec(spec: ClawSpec): Problem[] {
   // --- Telegram -------------------------------------------------------------------------------
   const token = spec.secrets.TELEGRAM_BOT_TOKEN;
   if (!token) {
-    add('TELEGRAM_BOT_TOKEN', 'is required (one bot per claw)', 'create a bot with @BotFather and paste its token');
+    add(
+      'TELEGRAM_BOT_TOKEN',
+      'is required (one bot per claw)',
+      'create a bot with @BotFather and paste its token',
+    );
   } else if (!isPlaceholder(token) && !TELEGRAM_TOKEN_RE.test(token)) {
     add(
       'TELEGRAM_BOT_TOKEN',
@@ -184,7 +196,11 @@ export function validateSpec(spec: ClawSpec): Problem[] {
   const ids = spec.telegram.userIds;
   for (const id of ids) {
     if (PLACEHOLDER_USER_IDS.has(id))
-      add('TELEGRAM_USER_ID', `${id} is the template's sample value`, 'use your numeric user id (ask @userinfobot)');
+      add(
+        'TELEGRAM_USER_ID',
+        `${id} is the template's sample value`,
+        'use your numeric user id (ask @userinfobot)',
+      );
     else if (!TELEGRAM_ID_RE.test(id))
       add(
         'TELEGRAM_USER_ID',
@@ -212,10 +228,14 @@ export function validateSpec(spec: ClawSpec): Problem[] {
     const v = spec.secrets[name];
     if (v === undefined) continue;
     if (isPlaceholder(v)) {
-      add(name, "still holds the template's placeholder value", `replace it with the real value or remove the line`);
+      add(
+        name,
+        "still holds the template's placeholder value",
+        `replace it with the real value or remove the line`,
+      );
       continue;
     }
-    if (/[\0-\x1f\x7f]/.test(v)) {
+    if (hasControlChars(v)) {
       add(name, 'contains control characters (newline, tab, …)', 'put the value on one line without tabs');
       continue;
     }
@@ -232,7 +252,11 @@ export function validateSpec(spec: ClawSpec): Problem[] {
   const pw = spec.secrets.VM_PASSWORD;
   if (pw !== undefined && !isPlaceholder(pw)) {
     for (const p of passwordProblems(pw))
-      add('VM_PASSWORD', p, 'use 12+ characters mixing upper and lower case, digits and symbols, or remove it (SSH keys are used)');
+      add(
+        'VM_PASSWORD',
+        p,
+        'use 12+ characters mixing upper and lower case, digits and symbols, or remove it (SSH keys are used)',
+      );
     if (pw.toLowerCase().includes(spec.azure.adminUser.toLowerCase()))
       add('VM_PASSWORD', 'must not contain the admin user name', 'choose another password');
   }
@@ -250,7 +274,11 @@ export function validateSpec(spec: ClawSpec): Problem[] {
       'e.g. rg-claws',
     );
   if (!/^[a-z][a-z0-9]*$/.test(az.location))
-    add('LOCATION', `${JSON.stringify(az.location)} is not an Azure region name`, 'e.g. eastus, westeurope (lowercase, no spaces)');
+    add(
+      'LOCATION',
+      `${JSON.stringify(az.location)} is not an Azure region name`,
+      'e.g. eastus, westeurope (lowercase, no spaces)',
+    );
   if (!/^(Standard|Basic)_[A-Za-z0-9_-]+$/.test(az.vmSize))
     add('VM_SIZE', `${JSON.stringify(az.vmSize)} is not an Azure VM size`, 'e.g. Standard_D2s_v3');
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(az.adminUser))
@@ -264,7 +292,11 @@ export function validateSpec(spec: ClawSpec): Problem[] {
   if (!Number.isInteger(az.dataDiskSizeGb) || az.dataDiskSizeGb < 4 || az.dataDiskSizeGb > 32767)
     add('DATA_DISK_SIZE_GB', 'must be a whole number of GiB from 4 to 32767', 'e.g. DATA_DISK_SIZE_GB=32');
   if (!DATA_DISK_SKUS.includes(az.dataDiskSku))
-    add('DATA_DISK_SKU', `${JSON.stringify(az.dataDiskSku)} is not a disk SKU`, `use one of: ${DATA_DISK_SKUS.join(', ')}`);
+    add(
+      'DATA_DISK_SKU',
+      `${JSON.stringify(az.dataDiskSku)} is not a disk SKU`,
+      `use one of: ${DATA_DISK_SKUS.join(', ')}`,
+    );
   if (!/^[A-Za-z0-9]([A-Za-z0-9_.]{0,78}[A-Za-z0-9])?$/.test(az.gallery))
     add(
       'GALLERY_NAME',
@@ -285,20 +317,45 @@ export function validateSpec(spec: ClawSpec): Problem[] {
   // --- access ---------------------------------------------------------------------------------
   const acc = spec.access;
   if (acc.vncExposure !== 'localhost' && acc.vncExposure !== 'public')
-    add('VNC_EXPOSURE', `${JSON.stringify(acc.vncExposure)} is not localhost or public`, 'use localhost (SSH tunnel) or public');
+    add(
+      'VNC_EXPOSURE',
+      `${JSON.stringify(acc.vncExposure)} is not localhost or public`,
+      'use localhost (SSH tunnel) or public',
+    );
   if (spec.profile !== 'desktop' && spec.profile !== 'minimal')
     add('PROFILE', `${JSON.stringify(spec.profile)} is not desktop or minimal`, 'use desktop or minimal');
   else if (spec.profile === 'minimal' && acc.vncExposure === 'public')
-    add('VNC_EXPOSURE', 'is public but PROFILE=minimal has no desktop or VNC server', 'use VNC_EXPOSURE=localhost or PROFILE=desktop');
+    add(
+      'VNC_EXPOSURE',
+      'is public but PROFILE=minimal has no desktop or VNC server',
+      'use VNC_EXPOSURE=localhost or PROFILE=desktop',
+    );
   if (acc.sshSourceCidrs.length === 0)
-    add('SSH_SOURCE_CIDRS', 'is empty', 'list the CIDRs allowed to reach SSH, e.g. 203.0.113.0/24,198.51.100.7/32');
+    add(
+      'SSH_SOURCE_CIDRS',
+      'is empty',
+      'list the CIDRs allowed to reach SSH, e.g. 203.0.113.0/24,198.51.100.7/32',
+    );
   for (const c of acc.sshSourceCidrs)
     if (!isCidr(c))
-      add('SSH_SOURCE_CIDRS', `${JSON.stringify(c)} is not an IP address or CIDR`, 'e.g. 203.0.113.0/24 (comma separated)');
-  if (acc.sshPublicKey !== undefined && !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/.test(acc.sshPublicKey))
+      add(
+        'SSH_SOURCE_CIDRS',
+        `${JSON.stringify(c)} is not an IP address or CIDR`,
+        'e.g. 203.0.113.0/24 (comma separated)',
+      );
+  if (
+    acc.sshPublicKey !== undefined &&
+    !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/.test(
+      acc.sshPublicKey,
+    )
+  )
     add('SSH_PUBLIC_KEY', 'is not an OpenSSH public key line', 'paste the contents of ~/.ssh/id_ed25519.pub');
   if (!/^[^<>%&\\?/]{1,256}$/.test(spec.fleet))
-    add('FLEET', `${JSON.stringify(spec.fleet)} is not a valid tag value (1–256 characters, none of < > % & \\ ? /)`, 'e.g. FLEET=prod');
+    add(
+      'FLEET',
+      `${JSON.stringify(spec.fleet)} is not a valid tag value (1–256 characters, none of < > % & \\ ? /)`,
+      'e.g. FLEET=prod',
+    );
 
   // --- probable typos among unknown variables -------------------------------------------------
   const known = knownVariables();

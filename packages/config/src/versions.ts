@@ -70,7 +70,10 @@ export function latestVersion(versions: Iterable<string>): string | undefined {
 
 /** Versions sorted ascending (numerically). */
 export function sortVersions(versions: Iterable<string>): string[] {
-  return [...versions].map(parseVersion).sort(compareVersions).map((v) => v.text);
+  return [...versions]
+    .map(parseVersion)
+    .sort(compareVersions)
+    .map((v) => v.text);
 }
 
 /** `1.2.3` -> `1-2-3` (for resource names such as `<claw>-os-1-2-3`). */
