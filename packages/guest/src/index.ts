@@ -16,7 +16,7 @@ export {
   type ExecOptions,
   type ExecResult,
   type UploadOptions,
-  type Reporter,
+  type GuestReporter,
   type SshErrorCode,
 } from './ssh';
 export {

@@ -7,10 +7,12 @@ import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { hostKeyFingerprintOf, normalizeSha256Fingerprint } from './keys';
 
 /** Progress output (the CLI prints it, the action sends it to core.info). */
-export interface Reporter {
+export interface GuestReporter {
   info(message: string): void;
   warn?(message: string): void;
   debug?(message: string): void;
+  /** Registers a value to mask (the config package's Reporter and @actions/core have it). */
+  setSecret?(value: string): void;
 }
 
 export type SshErrorCode =
@@ -75,7 +77,7 @@ export interface ConnectSshOptions {
   /** ssh2 keepalive interval; a dead peer is noticed after 3 missed ones. Default 10 000, 0 = off. */
   keepaliveIntervalMs?: number;
   signal?: AbortSignal;
-  reporter?: Reporter;
+  reporter?: GuestReporter;
 }
 
 export interface ExecOptions {

@@ -7,7 +7,7 @@ import {
   shellQuote,
   SshError,
   type ConnectSshOptions,
-  type Reporter,
+  type GuestReporter,
   type SshSession,
 } from './ssh';
 import {
@@ -101,7 +101,7 @@ export interface VerifyClawOptions {
   timeoutMs?: number;
   /** Per-attempt handshake timeout. Default 20 000. */
   readyTimeoutMs?: number;
-  reporter?: Reporter;
+  reporter?: GuestReporter;
   signal?: AbortSignal;
   /** Run verify through sudo (default true) and which command (default /opt/claw/verify). */
   sudo?: boolean;
@@ -135,6 +135,7 @@ export async function verifyClaw(options: VerifyClawOptions): Promise<VerifyClaw
     signal: options.signal,
     reporter: options.reporter,
   };
+  if (options.password) options.reporter?.setSecret?.(options.password);
   options.reporter?.info(`verify: connecting to ${options.username}@${options.host}:${options.port ?? 22}`);
   const session = await connectSsh(connect);
   try {
