@@ -81,11 +81,22 @@ function describe(s: string): string {
 function parseValue(input: string): { value: string } | { error: string } {
   const s = input.replace(/^[ \t]+/, '');
   if (s.startsWith("'")) {
-    const end = s.indexOf("'", 1);
-    if (end < 0) return { error: 'unterminated single quote (multi-line values are not supported)' };
-    const tail = s.slice(end + 1);
-    if (!/^\s*(#.*)?$/.test(tail)) return { error: 'unexpected text after the closing single quote' };
-    return { value: s.slice(1, end) };
+    // 'literal', with the POSIX idiom '\'' for an embedded single quote ('it'\''s' is it's).
+    let out = '';
+    let i = 1;
+    for (;;) {
+      const end = s.indexOf("'", i);
+      if (end < 0) return { error: 'unterminated single quote (multi-line values are not supported)' };
+      out += s.slice(i, end);
+      if (s.startsWith("\\''", end + 1)) {
+        out += "'";
+        i = end + 4;
+        continue;
+      }
+      const tail = s.slice(end + 1);
+      if (!/^\s*(#.*)?$/.test(tail)) return { error: 'unexpected text after the closing single quote' };
+      return { value: out };
+    }
   }
   if (s.startsWith('"')) {
     let out = '';
@@ -130,8 +141,9 @@ const SAFE_BARE = /^[A-Za-z0-9_./:@%+,=-]*$/;
 export function formatEnvValue(value: string): string {
   if (/[\r\n\0]/.test(value)) throw new Error('env values must be a single line without NUL');
   if (SAFE_BARE.test(value)) return value;
-  if (!value.includes("'")) return `'${value}'`;
-  return `"${value.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
+  // Single quotes, with '\'' for an embedded quote: read back identically by parseEnv, by a POSIX shell and by
+  // the guest's claw_env_get (cloud-init/claw/lib/common.sh).
+  return `'${value.replace(/'/g, "'\\''")}'`;
 }
 
 /** KEY=VALUE lines (sorted as given), newline terminated. */

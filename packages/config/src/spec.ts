@@ -23,6 +23,7 @@ export const SECRET_VARIABLES = [
   'BRIGHTDATA_API_TOKEN',
   'TAILSCALE_AUTHKEY',
   'OPENCLAW_GATEWAY_TOKEN',
+  'VNC_PASSWORD',
   'VM_PASSWORD',
 ] as const;
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];

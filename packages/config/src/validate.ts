@@ -249,6 +249,13 @@ export function validateSpec(spec: ClawSpec): Problem[] {
       `is ${gw.length} characters; it must be at least 32`,
       'use a long random value (openssl rand -hex 32) or remove it to derive one',
     );
+  const vnc = spec.secrets.VNC_PASSWORD;
+  if (vnc && !isPlaceholder(vnc) && vnc.length < 8)
+    add(
+      'VNC_PASSWORD',
+      `is ${vnc.length} characters; VNC uses the first 8, so use at least 8`,
+      'use 8+ random characters, or remove it to generate one on the VM',
+    );
   const pw = spec.secrets.VM_PASSWORD;
   if (pw !== undefined && !isPlaceholder(pw)) {
     for (const p of passwordProblems(pw))

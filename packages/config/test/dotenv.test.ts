@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatEnv, formatEnvValue, parseEnv } from '@openclawps/config';
 
 describe('parseEnv (data, never executed)', () => {
@@ -96,5 +99,20 @@ describe('formatEnv round trip', () => {
   });
   it('rejects multi-line values', () => {
     expect(() => formatEnvValue('a\nb')).toThrow(/single line/);
+  });
+});
+
+describe("the guest's claw_env_get reads what formatEnv writes", () => {
+  const lib = join(__dirname, '../../../cloud-init/claw/lib/common.sh');
+  const run = existsSync(lib) ? it : it.skip;
+  run.each(["it's", 'plain', 'a b', '$(id) `id`', "x'y'z", 'ünï ✓'])('%j', (v) => {
+    const dir = mkdtempSync(join(tmpdir(), 'envget-'));
+    const file = join(dir, 'claw.env');
+    writeFileSync(file, formatEnv([['K', v]]));
+    const out = execFileSync('bash', ['-c', 'source "$1"; claw_env_get "$2" K', 'x', lib, file], {
+      encoding: 'utf8',
+      env: { ...process.env, CLAW_ROOT: dir },
+    });
+    expect(out).toBe(v);
   });
 });
