@@ -1,6 +1,6 @@
 /** Unit, contract and integration tests (jest). Slow system suites have their own scripts. */
 const aliases = {};
-for (const name of ['config', 'templates', 'azure', 'guest', 'emulator', 'cli']) {
+for (const name of ['config', 'templates', 'azure', 'guest', 'emulator', 'cli', 'lifecycle']) {
   aliases[`^@openclawps/${name}$`] = `<rootDir>/packages/${name}/src/index.ts`;
 }
 aliases['^@openclawps/actions-common$'] = '<rootDir>/actions/common/index.ts';
