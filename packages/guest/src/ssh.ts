@@ -95,6 +95,7 @@ export interface ExecOptions {
 export interface ExecResult {
   /** Exit status, or null when the command died from a signal. */
   code: number | null;
+  /** Node-style signal name (`SIGTERM`) when the command died from a signal. */
   signal: string | null;
   stdout: string;
   stderr: string;
@@ -133,8 +134,13 @@ function resolveDeadline(retryUntilMs: number | undefined, start: number): numbe
   return retryUntilMs > 1e12 ? retryUntilMs : start + retryUntilMs;
 }
 
+function isErrorLike(err: unknown): err is Error {
+  // Duck-typed: errors from Node core can come from another realm (jest's vm), failing instanceof.
+  return typeof err === 'object' && err !== null && typeof (err as Error).message === 'string';
+}
+
 function describeError(err: unknown): string {
-  if (err instanceof Error) {
+  if (isErrorLike(err)) {
     const code = (err as NodeJS.ErrnoException).code;
     return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
   }
@@ -151,7 +157,7 @@ function isRetryable(err: unknown, retryAuth: boolean): boolean {
   if (e?.code && RETRYABLE_CODES.has(e.code)) return true;
   if (e?.level === 'client-authentication') return retryAuth;
   if (e?.level === 'client-timeout' || e?.level === 'client-socket') return true;
-  const msg = e instanceof Error ? e.message : '';
+  const msg = isErrorLike(e) ? e.message : '';
   return /Connection lost before handshake|Timed out while waiting for handshake|banner|No response from server|closed before/i.test(
     msg,
   );
