@@ -31,6 +31,7 @@ export function run(): Promise<void> {
       secretValues,
       cloudInitTimeoutMs: inputs.int('cloud-init-timeout-minutes', 40, { min: 1, max: 240 }) * 60_000,
       dryRun: inputs.bool('dry-run', false),
+      sshPort: inputs.int('ssh-port', 22, { min: 1, max: 65535 }),
       azure: azureConnection(inputs),
       reporter: actionsReporter(),
     };

@@ -30,6 +30,7 @@ export function run(): Promise<void> {
         maxParallel: inputs.int('max-parallel', 5, { min: 1, max: 100 }),
       },
       dryRun: inputs.bool('dry-run', false),
+      sshPort: inputs.int('ssh-port', 22, { min: 1, max: 65535 }),
       azure: azureConnection(inputs),
       reporter: actionsReporter(),
     };

@@ -15,6 +15,7 @@ export function addAzureFlags(cmd: Command): Command {
     .option('--client-id <id>', 'client ID for GitHub OIDC')
     .option('--tenant-id <id>', 'tenant ID for GitHub OIDC')
     .option('--ca-file <path>', 'PEM CA of an https endpoint with a private CA (the emulator prints it)')
+    .option('--ssh-port <n>', 'SSH port of the claw VMs (22 on Azure)', (v) => Number(v), 22)
     .option('--dry-run', 'print the plan of Azure operations and change nothing', false);
 }
 

@@ -24,6 +24,8 @@ export interface CommonOptions {
   /** Print the plan of Azure operations (no secrets) and change nothing. */
   dryRun?: boolean;
   signal?: AbortSignal;
+  /** SSH port of the claws' VMs (22 on Azure; the emulator's sandbox guest listens elsewhere). */
+  sshPort?: number;
 }
 
 export interface BakeOptions extends CommonOptions {
