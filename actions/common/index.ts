@@ -133,7 +133,7 @@ export class InputError extends Error {
 
 /** The Azure connection inputs every action shares. */
 export interface AzureInputs {
-  auth: 'oidc' | 'cli' | 'default';
+  auth: 'oidc' | 'cli' | 'default' | 'static';
   clientId: string;
   tenantId: string;
   subscriptionId: string;
@@ -143,7 +143,7 @@ export interface AzureInputs {
 export function readAzureInputs(inputs: ActionInputs): AzureInputs {
   const clientId = inputs.string('client-id');
   const tenantId = inputs.string('tenant-id');
-  const auth = inputs.oneOf('auth', ['oidc', 'cli', 'default'] as const, clientId ? 'oidc' : 'cli');
+  const auth = inputs.oneOf('auth', ['oidc', 'cli', 'default', 'static'] as const, clientId ? 'oidc' : 'cli');
   const subscriptionId = inputs.required('subscription-id');
   if (auth === 'oidc' && (!clientId || !tenantId)) {
     inputs.required('client-id');
