@@ -1,0 +1,4 @@
+export * from './assets';
+export * from './engine';
+export * from './openclaw';
+export * from './cloudinit';
