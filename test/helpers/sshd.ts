@@ -295,6 +295,8 @@ export async function prepareSshd(options: StartSshdOptions = {}): Promise<TestS
         'UsePAM no',
         'StrictModes no',
       );
+      // mode "user" forced while root: the current user is root, who may then log in by key only.
+      if (isRoot()) authConfig.push('PermitRootLogin prohibit-password');
     }
   } catch (e) {
     cleanupFiles();
@@ -347,8 +349,8 @@ export async function prepareSshd(options: StartSshdOptions = {}): Promise<TestS
       `PidFile ${join(dir, 'sshd.pid')}`,
       'PubkeyAuthentication yes',
       'KbdInteractiveAuthentication no',
-      'PermitRootLogin no',
       ...authConfig,
+      ...(authConfig.some((l) => l.startsWith('PermitRootLogin')) ? [] : ['PermitRootLogin no']),
       'MaxStartups 200',
       'MaxSessions 100',
       'LoginGraceTime 30',
