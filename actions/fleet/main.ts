@@ -36,11 +36,12 @@ export function run(): Promise<void> {
     };
     inputs.assertValid();
     const plan = mode === 'rollout' ? await rollout(options) : await planFleet(options);
-    const { matrix, canaryMatrix } = fleetMatrices(plan);
+    const { matrix, canaryMatrix, allMatrix } = fleetMatrices(plan);
     const claws = plan.batches.reduce((n, b) => n + b.length, 0);
     setOutputs({
       matrix: JSON.stringify(matrix),
       'canary-matrix': JSON.stringify(canaryMatrix),
+      'all-matrix': JSON.stringify(allMatrix),
       plan: JSON.stringify(plan),
       count: claws,
     });

@@ -176,6 +176,8 @@ export interface FleetClawPlan {
 export interface FleetPlan {
   targetVersion: string;
   batches: FleetClawPlan[][];
+  /** Every claw of the fleet (manifest and/or Azure tags), whatever its version. */
+  claws: FleetClawPlan[];
   upToDate: string[];
   drift: string[];
   markdown: string;
