@@ -9,3 +9,4 @@ export * from './ops/network';
 export * from './ops/compute';
 export * from './ops/gallery';
 export * from './plan';
+export * from './plans';

@@ -94,7 +94,6 @@ function ruleKey(r: SecurityRule): string {
 
 /** Strip read-only fields so a rule read from Azure can be sent back. */
 function writableRule(r: SecurityRule): SecurityRule {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { etag: _e, provisioningState: _p, ...rest } = r as SecurityRule & { etag?: string };
   return rest;
 }
