@@ -38,13 +38,19 @@ export function base64(value: unknown): string {
 export const ESCAPING_HELPERS = ['yaml', 'json', 'sh', 'b64'] as const;
 const BLOCK_HELPERS = ['each', 'if', 'unless', 'with'];
 
+/** Param names by "line:column" of the mustache, for the template being rendered (rendering is synchronous). */
+let currentParams: Map<string, string> = new Map();
+
 function createEnv(): typeof Handlebars {
   const hb = Handlebars.create();
   const unary = (name: string, fn: (v: unknown) => string) =>
     hb.registerHelper(name, function (...args: unknown[]) {
       if (args.length !== 2) throw new Error(`{{${name}}} takes exactly one value`);
-      if (args[0] === undefined || args[0] === null)
-        throw new Error(`{{${name}}}: value is ${String(args[0])}`);
+      if (args[0] === undefined || args[0] === null) {
+        const loc = (args[1] as { loc?: hbs.AST.SourceLocation }).loc;
+        const param = (loc && currentParams.get(`${loc.start.line}:${loc.start.column}`)) || 'value';
+        throw new Error(`"${param}" not defined (line ${loc?.start.line ?? '?'}: {{${name} ${param}}})`);
+      }
       return fn(args[0]);
     });
   unary('yaml', yamlString);
@@ -59,9 +65,10 @@ const env = createEnv();
 type Node = hbs.AST.Node & Record<string, unknown>;
 
 /** Every mustache must be `{{helper value}}` with an escaping helper; blocks only the built-ins; no partials. */
-export function lintTemplate(source: string, name = 'template'): void {
+export function lintTemplate(source: string, name = 'template'): Map<string, string> {
   const ast = Handlebars.parse(source);
   const problems: string[] = [];
+  const params = new Map<string, string>();
   const visit = (node: unknown): void => {
     if (!node || typeof node !== 'object') return;
     if (Array.isArray(node)) return node.forEach(visit);
@@ -75,6 +82,8 @@ export function lintTemplate(source: string, name = 'template'): void {
           `${loc}: {{${helper || '…'}}} must be one of {{yaml x}}, {{json x}}, {{sh x}}, {{b64 x}}`,
         );
       if (n.escaped === false) problems.push(`${loc}: triple-stash is not allowed; use an escaping helper`);
+      const p = (n.params as Array<{ original?: unknown }>)[0];
+      if (n.loc && p) params.set(`${n.loc.start.line}:${n.loc.start.column}`, String(p.original));
     } else if (n.type === 'BlockStatement') {
       const helper = (n.path as hbs.AST.PathExpression).original;
       if (!BLOCK_HELPERS.includes(helper)) problems.push(`${loc}: block helper #${helper} is not allowed`);
@@ -89,25 +98,28 @@ export function lintTemplate(source: string, name = 'template'): void {
   };
   visit(ast);
   if (problems.length) throw new Error(`unsafe template ${name}:\n  ${problems.join('\n  ')}`);
+  return params;
 }
 
-const compiled = new Map<string, HandlebarsTemplateDelegate>();
+const compiled = new Map<string, { tpl: HandlebarsTemplateDelegate; params: Map<string, string> }>();
 
 /** Renders with strict lookups: a missing or unknown variable throws. */
 export function render(source: string, context: object, name = 'template'): string {
-  let tpl = compiled.get(source);
-  if (!tpl) {
-    lintTemplate(source, name);
-    tpl = env.compile(source, {
+  let entry = compiled.get(source);
+  if (!entry) {
+    const params = lintTemplate(source, name);
+    const tpl = env.compile(source, {
       strict: true,
       noEscape: true,
       knownHelpersOnly: true,
       knownHelpers: { yaml: true, json: true, sh: true, b64: true },
     });
-    compiled.set(source, tpl);
+    entry = { tpl, params };
+    compiled.set(source, entry);
   }
+  currentParams = entry.params;
   try {
-    return tpl(context, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+    return entry.tpl(context, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
   } catch (e) {
     throw new Error(`rendering ${name}: ${(e as Error).message}`);
   }
