@@ -1,7 +1,7 @@
 /**
  * Locating the repository assets (`cloud-init/…`) at run time: walk up from this file's directory until a
  * directory containing `cloud-init/cloud-init.yaml.hbs` appears. Works from `packages/templates/src/` and from a
- * bundled `dist/<name>/index.js`. (No `path.join(__dirname, 'literal')`: ncc's asset relocator would rewrite it.)
+ * bundled `dist/<name>/index.js`. (No static join of __dirname with a string literal: ncc's asset relocator would rewrite it.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
