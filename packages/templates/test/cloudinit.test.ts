@@ -108,6 +108,7 @@ describe('slim cloud-init', () => {
 
 describe('adversarial values survive the whole pipeline', () => {
   const singleLine = ADVERSARIAL.filter(
+  // eslint-disable-next-line no-control-regex
     (v) => !/[\r\n\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(v) && v !== '',
   );
   it.each(singleLine.map((v) => [v]))('%j in an extra variable and in SOUL.md', (v) => {
