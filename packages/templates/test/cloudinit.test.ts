@@ -21,7 +21,7 @@ import {
 } from '@openclawps/templates';
 import { describeWhen, missing } from '../../../test/helpers/skip';
 import { SAMPLE_ENVS, sampleSpec } from './fixtures/specs';
-import { ADVERSARIAL } from './escaping.test';
+import { ADVERSARIAL } from './fixtures/adversarial';
 
 const TOP_LEVEL_ALLOWED = new Set(['write_files', 'runcmd']);
 
@@ -108,7 +108,7 @@ describe('slim cloud-init', () => {
 
 describe('adversarial values survive the whole pipeline', () => {
   const singleLine = ADVERSARIAL.filter(
-  // eslint-disable-next-line no-control-regex
+    // eslint-disable-next-line no-control-regex
     (v) => !/[\r\n\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(v) && v !== '',
   );
   it.each(singleLine.map((v) => [v]))('%j in an extra variable and in SOUL.md', (v) => {

@@ -1,34 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import YAML from 'yaml';
 import { base64, jsonValue, lintTemplate, render, shellWord, yamlString } from '@openclawps/templates';
-
-/** Values that broke or could break naive templating (seed-study §11.4: "values spliced raw"). */
-export const ADVERSARIAL = [
-  'plain',
-  '',
-  "single ' quote",
-  'double " quote',
-  'back\\slash \\n not a newline',
-  'new\nline',
-  'crlf\r\nline',
-  'tab\tcontrol\u0001\u007f',
-  '$(touch /tmp/pwned) `id` ${HOME} $HOME',
-  '{{yaml evil}} {{{raw}}} }}',
-  '*alias &anchor #comment key: value - [flow] {map} | > ! % @ `',
-  '---\n...\n- item\nkey: value',
-  ': starts with colon',
-  '- starts with dash',
-  '~',
-  'null',
-  'true',
-  '0x1F',
-  '1e3',
-  '<script>alert("x")</script> & &amp; &lt;',
-  'ünïcödé ✓ 🦀 中文 עברית',
-  'line\u2028separator\u2029para\u0085nel\ufeffbom',
-  ' leading and trailing spaces ',
-  'x'.repeat(5000),
-];
+import { ADVERSARIAL } from './fixtures/adversarial';
 
 describe('yaml helper', () => {
   it.each(ADVERSARIAL.map((v) => [v]))('%j round-trips as a YAML scalar and injects no key', (v) => {
