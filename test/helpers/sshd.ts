@@ -22,6 +22,7 @@ import {
   writeFileSync,
   chmodSync,
   chownSync,
+  appendFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -73,6 +74,8 @@ export interface TestSshd {
   readonly mode: 'root' | 'user';
   /** Scratch directory of this instance. */
   readonly dir: string;
+  /** Appends a public key line to the login user's authorized keys (e.g. to authorize a key late). */
+  authorizeKey(publicKey: string): void;
   /** Options for connectSsh / verifyClaw pointing here (key auth). */
   connectOptions(extra?: Partial<ConnectSshOptions>): ConnectSshOptions;
   /** Replace what the fake verify prints (object → JSON), its exit status and an optional delay. */
@@ -241,6 +244,7 @@ export async function prepareSshd(options: StartSshdOptions = {}): Promise<TestS
   )[1]!;
 
   let username: string;
+  let authorizedKeysFile = '';
   let sudoersFile: string | null = null;
   let userCreated = false;
   const authConfig: string[] = [];
@@ -268,7 +272,8 @@ export async function prepareSshd(options: StartSshdOptions = {}): Promise<TestS
       const gid = Number(run('id', ['-g', username]).trim());
       const uid = Number(info);
       mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-      writeFileSync(join(home, '.ssh', 'authorized_keys'), `${key.publicKey}\n`, { mode: 0o600 });
+      authorizedKeysFile = join(home, '.ssh', 'authorized_keys');
+      writeFileSync(authorizedKeysFile, `${key.publicKey}\n`, { mode: 0o600 });
       chownSync(join(home, '.ssh'), uid, gid);
       chownSync(join(home, '.ssh', 'authorized_keys'), uid, gid);
       if (options.password) run('chpasswd', [], `${username}:${options.password}\n`);
@@ -288,7 +293,8 @@ export async function prepareSshd(options: StartSshdOptions = {}): Promise<TestS
     } else {
       username = userInfo().username;
       mkdirSync(join(dir, 'authk'), { mode: 0o755 });
-      writeFileSync(join(dir, 'authk', username), `${key.publicKey}\n`, { mode: 0o600 });
+      authorizedKeysFile = join(dir, 'authk', username);
+      writeFileSync(authorizedKeysFile, `${key.publicKey}\n`, { mode: 0o600 });
       authConfig.push(
         `AuthorizedKeysFile ${join(dir, 'authk')}/%u`,
         'PasswordAuthentication no',
@@ -448,6 +454,10 @@ export async function prepareSshd(options: StartSshdOptions = {}): Promise<TestS
         readyTimeoutMs: 10_000,
         ...extra,
       };
+    },
+    authorizeKey(publicKey: string): void {
+      if (/[\r\n]/.test(publicKey.trim())) throw new Error('authorizeKey: one key line expected');
+      appendFileSync(authorizedKeysFile, `${publicKey.trim()}\n`);
     },
     setVerify,
     verifyCalls(): number[] {

@@ -101,6 +101,8 @@ export interface VerifyClawOptions {
   timeoutMs?: number;
   /** Per-attempt handshake timeout. Default 20 000. */
   readyTimeoutMs?: number;
+  /** Also retry authentication failures within the budget (a VM still provisioning its admin user). */
+  retryAuthFailures?: boolean;
   reporter?: GuestReporter;
   signal?: AbortSignal;
   /** Run verify through sudo (default true) and which command (default /opt/claw/verify). */
@@ -132,6 +134,7 @@ export async function verifyClaw(options: VerifyClawOptions): Promise<VerifyClaw
     hostKeySha256: options.hostKeySha256,
     readyTimeoutMs: options.readyTimeoutMs,
     retryUntilMs: deadline,
+    retryAuthFailures: options.retryAuthFailures,
     signal: options.signal,
     reporter: options.reporter,
   };

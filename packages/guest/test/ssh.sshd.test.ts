@@ -363,6 +363,47 @@ describeWhen(sshdMissing(), 'guest SSH against a real OpenSSH sshd', () => {
       }
     });
 
+    test('a port that accepts but never sends a banner: handshake timeouts are retried, then reported', async () => {
+      const silent = createServer(() => undefined);
+      const held: Socket[] = [];
+      silent.on('connection', (c) => held.push(c));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+      const port = (silent.address() as { port: number }).port;
+      try {
+        const reporter = memoryReporter();
+        const err = await rejection(
+          connectSsh({ ...sshd.connectOptions(), port, readyTimeoutMs: 400, retryUntilMs: 2500, reporter }),
+        );
+        expect((err as SshError).code).toBe('UNREACHABLE');
+        expect(err.message).toMatch(/after \d+ attempts .*Timed out while waiting for handshake/);
+        expect(
+          reporter.lines.filter((l) => /Timed out while waiting for handshake/.test(l)).length,
+        ).toBeGreaterThan(0);
+      } finally {
+        for (const c of held) c.destroy();
+        silent.close();
+      }
+    });
+
+    test('retryAuthFailures: a key authorized late (admin user still provisioning) gets in', async () => {
+      const late = generateEd25519KeyPair();
+      const reporter = memoryReporter();
+      const connecting = connectSsh(
+        sshd.connectOptions({
+          privateKey: late.privateKey,
+          retryUntilMs: 30_000,
+          retryAuthFailures: true,
+          reporter,
+        }),
+      );
+      connecting.catch(() => undefined); // asserted below; no unhandled rejection if `until` throws
+      await until('an auth failure', () => reporter.lines.some((l) => /not ready/.test(l)));
+      sshd.authorizeKey(late.publicKey);
+      const s = await connecting;
+      expect((await s.exec('echo in')).stdout).toBe('in\n');
+      s.close();
+    });
+
     test('unreachable until the deadline: a clear error naming the attempts', async () => {
       const never = await prepareSshd();
       try {
