@@ -1,6 +1,7 @@
 import {
   AzureCliCredential,
   ClientAssertionCredential,
+  type ClientAssertionCredentialOptions,
   DefaultAzureCredential,
   type AccessToken,
   type GetTokenOptions,
@@ -115,6 +116,8 @@ export type CredentialSpec =
       authorityHost?: string;
       env?: NodeJS.ProcessEnv;
       fetch?: typeof fetch;
+      /** Passed to ClientAssertionCredential (proxy, tlsOptions, disableInstanceDiscovery, …). */
+      credentialOptions?: ClientAssertionCredentialOptions;
     }
   | { kind: 'static'; token?: string };
 
@@ -152,7 +155,10 @@ export function resolveCredential(spec: CredentialSpec): TokenCredential {
         spec.tenantId,
         spec.clientId,
         () => fetchGitHubOidcToken({ audience: spec.audience, env: spec.env, fetch: spec.fetch }),
-        spec.authorityHost ? { authorityHost: spec.authorityHost } : {},
+        {
+          ...(spec.credentialOptions ?? {}),
+          ...(spec.authorityHost ? { authorityHost: spec.authorityHost } : {}),
+        },
       );
     }
     case 'static':
