@@ -249,9 +249,10 @@ export async function connectSsh(options: ConnectSshOptions): Promise<SshSession
     } catch (err) {
       if (err instanceof SshError && (err.code === 'HOST_KEY_MISMATCH' || err.code === 'ABORTED')) throw err;
       const retryable = isRetryable(err, options.retryAuthFailures === true);
-      const wait = Math.min(delay, 5000) * (0.8 + Math.random() * 0.4);
-      if (!retryable || Date.now() + wait > deadline)
-        throw finalError(err, options, port, attempt, start, retryable);
+      const remaining = deadline - Date.now();
+      if (!retryable || remaining <= 0) throw finalError(err, options, port, attempt, start, retryable);
+      // Exponential backoff with jitter, capped at 5 s; the last wait ends at the deadline for one final attempt.
+      const wait = Math.min(Math.min(delay, 5000) * (0.8 + Math.random() * 0.4), remaining);
       options.reporter?.info(
         `SSH ${options.host}:${port} not ready (${describeError(err)}); retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt})`,
       );
