@@ -144,7 +144,14 @@ async function withLock<T>(
 export async function chrootRun(
   root: string,
   argv: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; log?: Log; input?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    log?: Log;
+    input?: string;
+    /** Host paths bind-mounted into the chroot for this command only: [hostPath, pathInsideRoot]. */
+    binds?: [string, string][];
+  } = {},
 ): Promise<string> {
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -161,6 +168,9 @@ export async function chrootRun(
     'mount --rbind /dev "$R/dev"',
     'mount -t tmpfs tmpfs "$R/run"',
     'mount -t tmpfs tmpfs "$R/tmp"',
+    ...(opts.binds ?? []).map(
+      ([src, dst]) => `mkdir -p "$R"${shq(dst)} && mount --bind ${shq(src)} "$R"${shq(dst)}`,
+    ),
     'shift',
     'exec chroot "$R" /usr/bin/env -i "$@"',
   ].join('\n');
@@ -191,6 +201,10 @@ export async function chrootRun(
       : undefined,
   });
   return r.stdout;
+}
+
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export interface EnsureRootOptions {
