@@ -160,6 +160,8 @@ export interface FullOptions {
   versions?: Partial<{ openclaw: string; claudeCode: string; nodeMajor: string }>;
   /** Override the payload directory (tests). */
   payloadDir?: string;
+  /** Files added to the payload, e.g. a team's own migrations (/opt/claw/updates/NNN-name.sh). */
+  extraPayload?: PayloadFile[];
 }
 
 function isSpec(x: unknown): x is ClawSpec {
@@ -183,7 +185,7 @@ export function renderFullCloudInit(specOrOptions: ClawSpec | FullOptions = {}):
   for (const [k, v] of Object.entries(versions))
     if (!VERSION_TEXT.test(v)) throw new Error(`versions.${k}: ${JSON.stringify(v)} is not a pinned version`);
 
-  const payload = readPayload(opts.payloadDir).map((f) => ({
+  const payload = [...readPayload(opts.payloadDir), ...(opts.extraPayload ?? [])].map((f) => ({
     path: f.path,
     permissions: f.permissions,
     gz: gzipSync(f.content, { level: 9 }),

@@ -28,7 +28,7 @@ export function validateJsonSchema(schema: Schema, value: unknown, root: Schema 
   const check = (s: Schema, v: unknown, path: string): void => {
     if (s === true) return;
     if (s === false) return void errors.push({ path, message: 'not allowed' });
-    const err = (message: string) => errors.push({ path: path || '(root)', message });
+    const err = (message: string): void => void errors.push({ path: path || '(root)', message });
     if (typeof s.$ref === 'string') {
       const m = /^#\/\$defs\/(.+)$/.exec(s.$ref);
       const defs = isObj(root) ? (root.$defs as Record<string, Schema> | undefined) : undefined;
