@@ -136,7 +136,13 @@ export function resolveImage(world: World, ref: Json, location: string): Resolve
     );
   }
   const windows = /windows/i.test(`${ref.publisher} ${ref.offer}`);
-  const gen2 = /gen2|-g2$|g2$/i.test(ref.sku) || /^2[2-9]_04|^24_04/i.test(String(ref.sku).replace('-', '_'));
+  // Canonical's 22.04+ offers (ubuntu-24_04-lts) publish Gen2 under the plain sku (`server`) and Gen1 as `server-gen1`.
+  const gen1Sku = /gen1$/i.test(ref.sku);
+  const gen2 =
+    !gen1Sku &&
+    (/gen2|-g2$|g2$/i.test(ref.sku) ||
+      /^2[2-9]_04|^24_04/i.test(String(ref.sku).replace('-', '_')) ||
+      /^ubuntu-2[2-9]_04(-lts)?$/i.test(String(ref.offer)));
   return {
     kind: 'marketplace',
     osType: windows ? 'Windows' : 'Linux',
