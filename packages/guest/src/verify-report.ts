@@ -78,8 +78,9 @@ export function parseVerifyReport(stdout: string): VerifyReport {
   const d = doc as Record<string, unknown>;
   const problems: string[] = [];
   if (d.version !== 1) problems.push(`version: expected 1, got ${JSON.stringify(d.version)}`);
-  if (typeof d.claw !== 'string' || !d.claw)
-    problems.push(`claw: expected the claw name, got ${JSON.stringify(d.claw)}`);
+  // "" is allowed: verify still reports (e.g. binaries.jq failing) when it cannot read claw.json.
+  if (typeof d.claw !== 'string')
+    problems.push(`claw: expected the claw name (a string), got ${JSON.stringify(d.claw)}`);
   if (typeof d.healthy !== 'boolean')
     problems.push(`healthy: expected true or false, got ${JSON.stringify(d.healthy)}`);
   const checks: VerifyCheck[] = [];
@@ -239,7 +240,8 @@ export function renderVerifyMarkdown(report: VerifyReport, options: RenderOption
   const s = summarizeVerify(report);
   const h = '#'.repeat(Math.min(6, Math.max(1, options.headingLevel ?? 3)));
   const lines: string[] = [];
-  lines.push(`${h} Verify \`${cell(report.claw, 64)}\`: ${s.healthy ? 'HEALTHY' : 'UNHEALTHY'}`);
+  const name = report.claw ? `\`${cell(report.claw, 64)}\`` : '(claw name unknown)';
+  lines.push(`${h} Verify ${name}: ${s.healthy ? 'HEALTHY' : 'UNHEALTHY'}`);
   lines.push('');
   lines.push(
     `${s.counts.pass} passed, ${s.counts.fail} failed, ${s.counts.warn} warnings, ${s.counts.skip} skipped.`,
@@ -288,7 +290,7 @@ export function verifyAnnotations(
       const failing = g.checks.filter((c) => c.status === 'fail');
       return {
         level: g.requiredFailed ? ('error' as const) : ('warning' as const),
-        title: `verify ${report.claw}: ${g.group} failed (${failing.length} of ${g.checks.length} checks)`,
+        title: `verify ${report.claw || '(unknown claw)'}: ${g.group} failed (${failing.length} of ${g.checks.length} checks)`,
         message: mask(
           failing
             .map(

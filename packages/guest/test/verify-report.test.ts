@@ -52,7 +52,7 @@ describe('parseVerifyReport', () => {
   test('every contract violation is listed at once', () => {
     const bad = {
       version: 2,
-      claw: '',
+      claw: 7,
       healthy: 'yes',
       checks: [
         { id: 'a.b', group: 'a', title: 't', status: 'ok', detail: 'x', required: true },
@@ -66,7 +66,7 @@ describe('parseVerifyReport', () => {
     expect(problems).toEqual(
       expect.arrayContaining([
         'version: expected 1, got 2',
-        'claw: expected the claw name, got ""',
+        'claw: expected the claw name (a string), got 7',
         'healthy: expected true or false, got "yes"',
         'checks[0] (a.b).status: expected one of pass|fail|warn|skip, got "ok"',
         'checks[1] (a.b).id: duplicate id',
@@ -99,6 +99,15 @@ describe('parseVerifyReport', () => {
     expect(parseVerifyReport(json(ok)).healthy).toBe(true);
     ok.healthy = false;
     expect(problemsOf(json(ok))[0]).toMatch(/healthy: says false but no required check fails/);
+  });
+
+  test("the guest's jq-missing fallback (claw unknown) parses as unhealthy", () => {
+    const fallback =
+      '{"version":1,"claw":"","healthy":false,"checks":[{"id":"binaries.jq","group":"binaries","title":"jq is installed","status":"fail","detail":"jq is missing; verify needs it","required":true}],"summary":{"pass":0,"fail":1,"warn":0,"skip":0}}\n';
+    const r = parseVerifyReport(fallback);
+    expect(summarizeVerify(r).failedChecks).toEqual(['binaries.jq']);
+    expect(renderVerifyMarkdown(r)).toMatch(/^### Verify \(claw name unknown\): UNHEALTHY/);
+    expect(verifyAnnotations(r)[0]!.title).toBe('verify (unknown claw): binaries failed (1 of 1 checks)');
   });
 
   test('an empty check list and a missing summary are refused', () => {
