@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 /** Real SDK clients pointed at the emulator (https with its CA, static token). */
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
@@ -120,3 +121,58 @@ export function vmParams(nicId: string, extra: Record<string, unknown> = {}) {
     ...extra,
   };
 }
+
+/** A raw HTTP(S) request to the emulator (for protocol-level assertions). */
+export async function raw(
+  emu: Emulator,
+  method: string,
+  pathOrUrl: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string>; body: any; text: string }> {
+  const https = await import('node:https');
+  const http = await import('node:http');
+  const url = new URL(pathOrUrl, emu.url);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      url,
+      {
+        method,
+        ca: emu.ca || undefined,
+        headers: {
+          authorization: 'Bearer x',
+          ...(payload
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+            : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = undefined;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers as Record<string, string>,
+            body: parsed,
+            text,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+export const sub = (emu: Emulator) => `/subscriptions/${emu.subscriptionId}`;
