@@ -29,6 +29,7 @@ export function run(): Promise<void> {
       excludeFromLatest: inputs.bool('exclude-from-latest', false),
       extraUpdatesDir: inputs.string('extra-updates') || undefined,
       secretValues,
+      sshPrivateKey: inputs.secret('ssh-private-key') || undefined,
       cloudInitTimeoutMs: inputs.int('cloud-init-timeout-minutes', 40, { min: 1, max: 240 }) * 60_000,
       dryRun: inputs.bool('dry-run', false),
       sshPort: inputs.int('ssh-port', 22, { min: 1, max: 65535 }),

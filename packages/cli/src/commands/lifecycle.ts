@@ -39,6 +39,7 @@ export const registerLifecycle: Register = (program, setExit) => {
       .option('--gallery <name>', 'Azure Compute Gallery', 'clawGallery')
       .option('--image-definition <name>', 'image definition', 'claw-base')
       .option('--source-vm <name>', 'capture this VM instead of building a builder')
+      .option('--ssh-key <file>', 'with --source-vm: private key authorised for its admin user')
       .option('--profile <profile>', 'desktop | minimal', 'desktop')
       .option('--builder-size <size>', 'VM size of the builder', 'Standard_D2s_v3')
       .option('--target-regions <list>', 'comma-separated replication regions', list, [])
@@ -73,6 +74,7 @@ export const registerLifecycle: Register = (program, setExit) => {
       excludeFromLatest: o.excludeFromLatest,
       extraUpdatesDir: o.extraUpdates,
       secretValues,
+      sshPrivateKey: readText(o.sshKey),
       cloudInitTimeoutMs: o.cloudInitTimeoutMinutes * 60_000,
       dryRun: o.dryRun,
       sshPort: o.sshPort,
