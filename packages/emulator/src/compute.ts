@@ -1551,6 +1551,8 @@ registerType({
     const next = mergePatch({ tags: existing.body.tags, properties: existing.body.properties }, ctx.body);
     if (ctx.body.properties?.storageProfile?.dataDisks)
       next.properties.storageProfile.dataDisks = ctx.body.properties.storageProfile.dataDisks;
+    // tags are one atomic value in an ARM PATCH (as the disk/gallery PATCH handlers here do): replaced, not merged
+    if (ctx.body.tags !== undefined) next.tags = ctx.body.tags === null ? undefined : clone(ctx.body.tags);
     return updateVm(ctx, existing, next, true);
   },
   delete(ctx, existing) {
