@@ -46,6 +46,8 @@ export interface BakeOptions extends CommonOptions {
   /** Values the secret scan must not find on the image (known token shapes are always searched). */
   secretValues: string[];
   cloudInitTimeoutMs: number;
+  /** With sourceVm: a private key authorised for that VM's admin user (to scrub and scan it). */
+  sshPrivateKey?: string;
 }
 
 export interface BakeResult {
@@ -65,6 +67,8 @@ export interface StampOptions extends CommonOptions {
   /** OpenSSH private key whose public half goes on the VM; undefined = generate one for this run. */
   sshPrivateKey?: string;
   verifyTimeoutMs: number;
+  /** Resource group of the gallery; defaults to the claw's RESOURCE_GROUP. */
+  galleryResourceGroup?: string;
 }
 
 export interface StampResult {
@@ -78,6 +82,13 @@ export interface StampResult {
   /** false when the claw already existed and was healthy (nothing changed). */
   changed: boolean;
   healthy: boolean;
+  /** Phase -> seconds, in order. */
+  timeline?: Array<{ phase: string; seconds: number }>;
+  /** The verify section of the job summary (secrets masked). */
+  verifyMarkdown?: string;
+  failedChecks?: string[];
+  /** true when no ssh-private-key was given and a key pair was generated for this run only. */
+  ephemeralKey?: boolean;
 }
 
 export interface UpgradeOptions extends CommonOptions {
@@ -96,6 +107,12 @@ export interface UpgradeOptions extends CommonOptions {
   keepOsDisks: number;
   sshPrivateKey?: string;
   verifyTimeoutMs: number;
+  /** Lease owner written into the upgrade tag; default the workflow run (GitHub) or user@host. */
+  owner?: string;
+  /** A lease older than this is stale and may be taken over (default 3600). */
+  leaseSeconds?: number;
+  /** Wait between writing the lease and reading it back (default 2000 ms, env OPENCLAWPS_LOCK_SETTLE_MS). */
+  lockSettleMs?: number;
 }
 
 export interface UpgradeResult {
@@ -104,6 +121,18 @@ export interface UpgradeResult {
   rolledBack: boolean;
   downtimeSeconds: number;
   healthy: boolean;
+  /** false when the claw already ran the target (nothing was done). */
+  changed?: boolean;
+  /** Phase -> seconds, in order (phases of this run only; a resumed run starts mid-way). */
+  timeline?: Array<{ phase: string; seconds: number }>;
+  /** Snapshot taken of the data disk before the stop. */
+  snapshot?: string;
+  dataDiskId?: string;
+  publicIp?: string;
+  verifyMarkdown?: string;
+  failedChecks?: string[];
+  /** Why the upgrade rolled back (verify failure, create failure, ...). */
+  rollbackReason?: string;
 }
 
 export interface VerifyOptions {
