@@ -4,6 +4,7 @@
 // for the sample specs. Pruning keeps validity for those configs exactly (only properties we never emit are
 // dropped, and unknown keys stay rejected), so the unit test fails when we emit something OpenClaw rejects.
 //   node tools/openclaw/snapshot-schema.cjs [--check]
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { root } = require('./ts-register.cjs');
@@ -95,8 +96,8 @@ function main() {
   const full = JSON.parse(r.stdout);
   const pruned = `${JSON.stringify(pruneSchema(full, sampleConfigs()), null, 1)}\n`;
   if (process.argv.includes('--check')) {
-    const cur = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '';
-    if (cur !== pruned) {
+    const cur = fs.existsSync(OUT) ? JSON.stringify(JSON.parse(fs.readFileSync(OUT, 'utf8'))) : '';
+    if (cur !== JSON.stringify(JSON.parse(pruned))) {
       console.error(`${path.relative(root, OUT)} is stale: run node tools/openclaw/snapshot-schema.cjs`);
       process.exit(1);
     }
@@ -104,6 +105,8 @@ function main() {
     return;
   }
   fs.writeFileSync(OUT, pruned);
+  // keep the committed file in the repository's prettier style (npm run lint checks it)
+  spawnSync('npx', ['prettier', '--write', OUT], { cwd: root, stdio: 'ignore' });
   console.log(`wrote ${path.relative(root, OUT)} (${pruned.length} bytes, from ${r.stdout.length})`);
 }
 
