@@ -526,6 +526,7 @@ registerType({
         op: capsOp(ctx, location, last - Date.now(), 'iv.create', 'resource'),
       };
     }
+    const regions = planRegions(ctx, location, pp);
     const src = resolveVersionSource(ctx.world, p, location);
     const d = def.body.properties;
     if (src.osState && src.osState !== d.osState) {
@@ -546,6 +547,16 @@ registerType({
         `The resource with id '${src.id}' has a different Hypervisor generation ['${src.hyperV}'] than the parent gallery image Hypervisor generation ['${d.hyperVGeneration ?? 'V1'}']`,
       );
     }
+    const defSec = (d.features ?? []).find(
+      (f: Json) => String(f.name).toLowerCase() === 'securitytype',
+    )?.value;
+    const srcSec = src.resource.body.properties?.securityProfile?.securityType;
+    if (srcSec === 'TrustedLaunch' && !String(defSec ?? '').startsWith('TrustedLaunch')) {
+      throw badRequest(
+        'BadRequest',
+        `The source '${src.id}' uses security type 'TrustedLaunch', but the gallery image '${def.body.name}' does not have the feature SecurityType set to 'TrustedLaunch' or 'TrustedLaunchSupported'.`,
+      );
+    }
     for (const dd of src.dataDiskImages) {
       if (dd.sizeInGB > 1024)
         throw badRequest(
@@ -554,7 +565,6 @@ registerType({
           'storageProfile.dataDiskImages',
         );
     }
-    const regions = planRegions(ctx, location, pp);
     const published = nowIso();
     const sourceKey = src.kind === 'vm' ? { virtualMachineId: src.id } : { id: src.id };
     const body: Json = {
