@@ -10,3 +10,4 @@ export * from './ops/compute';
 export * from './ops/gallery';
 export * from './plan';
 export * from './plans';
+export * from './ops/inventory';

@@ -247,7 +247,8 @@ export interface EnsureVmParams {
   vmSize: string;
   image: VmImage;
   nicId: string;
-  dataDiskId: string;
+  /** The claw's data disk, attached at LUN 0. Absent for a bake's builder, which has none. */
+  dataDiskId?: string;
   adminUsername: string;
   /** OpenSSH public keys (`ssh-ed25519 AAAA…`); at least one unless a password is given. */
   sshPublicKeys: string[];
@@ -343,15 +344,17 @@ export function buildVmBody(params: EnsureVmParams, location: string): VirtualMa
         managedDisk: { storageAccountType: params.osDiskStorageType ?? 'StandardSSD_LRS' },
         deleteOption: params.osDiskDeleteOption ?? 'Delete',
       },
-      dataDisks: [
-        {
-          lun: 0,
-          createOption: 'Attach',
-          caching: 'ReadWrite',
-          managedDisk: { id: params.dataDiskId },
-          deleteOption: params.dataDiskDeleteOption ?? 'Detach',
-        },
-      ],
+      dataDisks: params.dataDiskId
+        ? [
+            {
+              lun: 0,
+              createOption: 'Attach',
+              caching: 'ReadWrite',
+              managedDisk: { id: params.dataDiskId },
+              deleteOption: params.dataDiskDeleteOption ?? 'Detach',
+            },
+          ]
+        : [],
     },
     ...(osProfile ? { osProfile } : {}),
     networkProfile: {
@@ -415,7 +418,7 @@ export async function ensureVm(
   if (!sameId(nic?.id, params.nicId))
     throw conflict('virtual machine', name, `it uses NIC ${nic?.id ?? '(none)'}`);
   const lun0 = findDataDiskAtLun0(existing);
-  if (!sameId(lun0?.managedDisk?.id, params.dataDiskId)) {
+  if (params.dataDiskId && !sameId(lun0?.managedDisk?.id, params.dataDiskId)) {
     throw conflict(
       'virtual machine',
       name,
