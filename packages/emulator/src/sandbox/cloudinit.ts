@@ -18,7 +18,16 @@
  */
 import { execFile } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { rewritePaths } from './rewrite';
@@ -32,7 +41,21 @@ export interface CloudInitContext {
   payloadDir: string;
 }
 
-const SAFE = new Set(['systemctl', 'cloud-init', 'mkdir', 'chmod', 'chown', 'chgrp', 'ln', 'touch', 'echo', 'printf', 'true', 'cp', 'mv']);
+const SAFE = new Set([
+  'systemctl',
+  'cloud-init',
+  'mkdir',
+  'chmod',
+  'chown',
+  'chgrp',
+  'ln',
+  'touch',
+  'echo',
+  'printf',
+  'true',
+  'cp',
+  'mv',
+]);
 
 export function rootPath(root: string, p: string): string {
   return path.join(root, path.posix.normalize('/' + p));
@@ -47,7 +70,8 @@ function decode(content: unknown, encoding: unknown): Buffer {
   const text = content === undefined || content === null ? '' : String(content);
   const enc = String(encoding ?? 'text/plain').toLowerCase();
   if (['b64', 'base64'].includes(enc)) return Buffer.from(text, 'base64');
-  if (['gz+b64', 'gzip+base64', 'gz+base64', 'gzip+b64'].includes(enc)) return gunzipSync(Buffer.from(text, 'base64'));
+  if (['gz+b64', 'gzip+base64', 'gz+base64', 'gzip+b64'].includes(enc))
+    return gunzipSync(Buffer.from(text, 'base64'));
   if (['gz', 'gzip'].includes(enc)) return gunzipSync(Buffer.from(text, 'binary'));
   return Buffer.from(text, 'utf8');
 }
@@ -57,20 +81,36 @@ function writeAuthorizedKeys(root: string, user: string, keys: string[]): void {
   const ssh = path.join(home, '.ssh');
   mkdirSync(ssh, { recursive: true, mode: 0o700 });
   const f = path.join(ssh, 'authorized_keys');
-  appendFileSync(f, keys.map((k) => k.trim()).filter(Boolean).map((k) => `${k}\n`).join(''));
+  appendFileSync(
+    f,
+    keys
+      .map((k) => k.trim())
+      .filter(Boolean)
+      .map((k) => `${k}\n`)
+      .join(''),
+  );
   chmodSync(f, 0o600);
 }
 
 export { writeAuthorizedKeys };
 
-function run(cmd: string, args: string[], ctx: CloudInitContext, extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  ctx: CloudInitContext,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(
       cmd,
       args,
       { cwd: ctx.root, env: { ...ctx.env, ...extraEnv }, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
         resolve({ code, out: `${stdout}${stderr}` });
       },
     );
@@ -82,7 +122,12 @@ export function sandboxInstall(args: string[], env: Record<string, string>, ctx:
   const opt = path.join(ctx.root, 'opt/claw');
   mkdirSync(opt, { recursive: true });
   if (existsSync(ctx.payloadDir)) {
-    cpSync(ctx.payloadDir, opt, { recursive: true, force: false, errorOnExist: false, preserveTimestamps: true });
+    cpSync(ctx.payloadDir, opt, {
+      recursive: true,
+      force: false,
+      errorOnExist: false,
+      preserveTimestamps: true,
+    });
   }
   const pi = args.indexOf('--profile');
   const profile = pi >= 0 && args[pi + 1] ? args[pi + 1] : (env.CLAW_PROFILE ?? 'desktop');
@@ -98,10 +143,16 @@ export function sandboxInstall(args: string[], env: Record<string, string>, ctx:
     if (existsSync(p)) chmodSync(p, 0o755);
   }
   const upd = path.join(opt, 'updates');
-  if (existsSync(upd)) for (const f of readdirSync(upd)) if (f.endsWith('.sh')) chmodSync(path.join(upd, f), 0o755);
+  if (existsSync(upd))
+    for (const f of readdirSync(upd)) if (f.endsWith('.sh')) chmodSync(path.join(upd, f), 0o755);
   const en = path.join(ctx.root, 'etc/sandbox-systemd');
   mkdirSync(en, { recursive: true });
-  for (const u of ['claw-boot.service', 'openclaw-gateway.service', 'claude-sidecar.service', ...(profile === 'desktop' ? ['lightdm.service', 'x11vnc.service'] : [])]) {
+  for (const u of [
+    'claw-boot.service',
+    'openclaw-gateway.service',
+    'claude-sidecar.service',
+    ...(profile === 'desktop' ? ['lightdm.service', 'x11vnc.service'] : []),
+  ]) {
     writeFileSync(path.join(en, `${u}.enabled`), '');
   }
   const admin = env.CLAW_ADMIN_USER ?? ctx.adminUser;
@@ -150,13 +201,18 @@ export function applyInitStage(cfg: Record<string, unknown>, ctx: CloudInitConte
     if (!u || typeof u !== 'object') continue;
     const name = String((u as Record<string, unknown>).name ?? '');
     if (!/^[a-z_][a-z0-9_-]*$/.test(name)) continue;
-    const keys = ((u as Record<string, unknown>).ssh_authorized_keys ?? (u as Record<string, unknown>)['ssh-authorized-keys'] ?? []) as string[];
-    mkdirSync(name === 'root' ? path.join(ctx.root, 'root') : path.join(ctx.root, 'home', name), { recursive: true });
+    const keys = ((u as Record<string, unknown>).ssh_authorized_keys ??
+      (u as Record<string, unknown>)['ssh-authorized-keys'] ??
+      []) as string[];
+    mkdirSync(name === 'root' ? path.join(ctx.root, 'root') : path.join(ctx.root, 'home', name), {
+      recursive: true,
+    });
     if (Array.isArray(keys) && keys.length) writeAuthorizedKeys(ctx.root, name, keys.map(String));
     log(ctx.root, `users: ${name} (${Array.isArray(keys) ? keys.length : 0} key(s))`);
   }
   const handled = new Set(['write_files', 'users', 'runcmd']);
-  for (const k of Object.keys(cfg)) if (!handled.has(k)) log(ctx.root, `module ${k}: not modelled in the sandbox, ignored`);
+  for (const k of Object.keys(cfg))
+    if (!handled.has(k)) log(ctx.root, `module ${k}: not modelled in the sandbox, ignored`);
 }
 
 /** cloud-init's final stage: runcmd through the mapping in the header. */
@@ -191,7 +247,10 @@ export async function applyFinalStage(cfg: Record<string, unknown>, ctx: CloudIn
       if (SAFE.has(base)) {
         const args = argv.slice(1).map((a) => rewritePaths(a, ctx.root));
         const r = await run(base, args, ctx, env);
-        log(ctx.root, `runcmd: ${argv.join(' ')} -> exit ${r.code}${r.out.trim() ? `: ${r.out.trim().slice(0, 500)}` : ''}`);
+        log(
+          ctx.root,
+          `runcmd: ${argv.join(' ')} -> exit ${r.code}${r.out.trim() ? `: ${r.out.trim().slice(0, 500)}` : ''}`,
+        );
         continue;
       }
       log(ctx.root, `runcmd: ${argv.join(' ')} -> not run in the sandbox`);

@@ -1,5 +1,15 @@
 /** Directory copies for disk/snapshot/image content, keeping symlinks and rebasing the absolute ones. */
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import * as path from 'node:path';
 
 /**

@@ -14,7 +14,18 @@
  */
 
 /** First path components the sandbox shares with the host (never rewritten). */
-export const HOST_DIRS = new Set(['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'sys', 'nix']);
+export const HOST_DIRS = new Set([
+  'usr',
+  'bin',
+  'sbin',
+  'lib',
+  'lib32',
+  'lib64',
+  'libx32',
+  'proc',
+  'sys',
+  'nix',
+]);
 
 const TOKEN = /(^|[\s'"=:;|&(<>`])(\/(?:[A-Za-z0-9._@+-][^\s'"`;|&()<>]*)?)/g;
 

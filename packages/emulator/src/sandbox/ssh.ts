@@ -17,7 +17,7 @@ import { scryptSync, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Server, utils, type Connection, type ServerChannel } from 'ssh2';
+import { Server, utils, type Connection, type ParsedKey, type ServerChannel } from 'ssh2';
 import { rewritePaths } from './rewrite';
 
 export interface SshTarget {
@@ -58,10 +58,10 @@ export function checkPassword(root: string, user: string, password: string): boo
   return false;
 }
 
-function authorizedKeys(root: string, user: string): ReturnType<typeof utils.parseKey>[] {
+function authorizedKeys(root: string, user: string): ParsedKey[] {
   const f = path.join(homeOf(root, user), '.ssh/authorized_keys');
   if (!existsSync(f)) return [];
-  const out: ReturnType<typeof utils.parseKey>[] = [];
+  const out: ParsedKey[] = [];
   for (const raw of readFileSync(f, 'utf8').split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
@@ -69,7 +69,7 @@ function authorizedKeys(root: string, user: string): ReturnType<typeof utils.par
     const m = /((?:ssh|ecdsa|sk)-[\w@.-]+)\s+([A-Za-z0-9+/=]+)/.exec(line);
     if (!m) continue;
     const k = utils.parseKey(`${m[1]} ${m[2]}`);
-    if (!(k instanceof Error)) out.push(k);
+    if (!(k instanceof Error)) out.push(Array.isArray(k) ? k[0] : k);
   }
   return out;
 }
@@ -204,10 +204,21 @@ export class SandboxSsh {
     });
   }
 
-  private runIn(ch: ServerChannel, root: string, user: string, args: string[], extra: Record<string, string>): void {
+  private runIn(
+    ch: ServerChannel,
+    root: string,
+    user: string,
+    args: string[],
+    extra: Record<string, string>,
+  ): void {
     const home = homeOf(root, user);
     const env = { ...extra, ...this.opts.environment(root, user, home) };
-    const child = spawn('bash', args, { cwd: existsSync(home) ? home : root, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('bash', args, {
+      cwd: existsSync(home) ? home : root,
+      env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.children.add(child);
     let finished = false;
     child.stdout.on('data', (d: Buffer) => ch.write(d));
