@@ -6,7 +6,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ClawSpec, SpecError, clawEnvFile, validateSpec, Profile, formatEnv } from '@openclawps/config';
+import {
+  ClawSpec,
+  SpecError,
+  clawEnvFile,
+  validateSpec,
+  Profile,
+  formatEnv,
+  parseVersion,
+} from '@openclawps/config';
 import { cloudInitDir, payloadDir } from './assets';
 import { render } from './engine';
 import { Distro, defaultSoul, generateExecApprovals, generateOpenClawConfig } from './openclaw';
@@ -18,7 +26,7 @@ export const CUSTOM_DATA_LIMIT = 65535;
 export const PINNED = {
   openclaw: '2026.9.6',
   claudeCode: '2.1.332',
-  nodeMajor: '24',
+  node: '24.21.0',
 } as const;
 
 export interface ClawFile {
@@ -157,7 +165,9 @@ export interface FullOptions {
   /** A scratch claw: also deliver its /etc/claw files and start claw-boot after the install. */
   spec?: ClawSpec;
   distro?: Distro;
-  versions?: Partial<{ openclaw: string; claudeCode: string; nodeMajor: string }>;
+  versions?: Partial<{ openclaw: string; claudeCode: string; node: string }>;
+  /** The image version being baked (install.sh writes it to /opt/claw/image.json). */
+  imageVersion?: string;
   /** Override the payload directory (tests). */
   payloadDir?: string;
   /** Files added to the payload, e.g. a team's own migrations (/opt/claw/updates/NNN-name.sh). */
@@ -191,13 +201,21 @@ export function renderFullCloudInit(specOrOptions: ClawSpec | FullOptions = {}):
     gz: gzipSync(f.content, { level: 9 }),
     bytes: f.bytes,
   }));
+  if (opts.imageVersion !== undefined) parseVersion(opts.imageVersion);
   const installEnv: Array<[string, string]> = [
     ['OPENCLAW_VERSION', versions.openclaw],
     ['CLAUDE_CODE_VERSION', versions.claudeCode],
-    ['NODE_MAJOR', versions.nodeMajor],
+    ['NODE_VERSION', versions.node],
     ['CLAW_ADMIN_USER', adminUser],
     ['CLAW_PROFILE', profile],
   ];
+  const args = ['--profile', profile];
+  if (opts.imageVersion !== undefined) {
+    installEnv.push(['CLAW_IMAGE_VERSION', opts.imageVersion]);
+    args.push('--image-version', opts.imageVersion);
+  }
+  // a scratch claw starts claw-boot.service at the end of the install; a builder (bake) does not
+  if (spec) args.push('--start');
   const claw = spec ? clawFiles(spec, { distro: opts.distro }) : [];
   const out = render(
     template('cloud-init.yaml.hbs'),
@@ -205,7 +223,7 @@ export function renderFullCloudInit(specOrOptions: ClawSpec | FullOptions = {}):
       payload,
       versionsEnv: formatEnv(installEnv, 'pinned versions for /opt/claw/install.sh (written by openclawps)'),
       clawFiles: claw,
-      install: { env: installEnv.map(([k, v]) => `${k}=${v}`), profile, startBoot: !!spec },
+      install: { env: installEnv.map(([k, v]) => `${k}=${v}`), args },
     },
     'cloud-init.yaml.hbs',
   );

@@ -1,6 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -142,15 +150,16 @@ describe('full cloud-init (builder / scratch)', () => {
     const versions = parseEnv(f.get('/opt/claw/versions.env')!.text).values;
     expect(versions).toMatchObject({
       OPENCLAW_VERSION: '2026.9.6',
-      NODE_MAJOR: '24',
+      NODE_VERSION: PINNED.node,
       CLAUDE_CODE_VERSION: PINNED.claudeCode,
     });
+    expect(PINNED.node).toMatch(/^24\./);
     expect(parsed.runcmd).toEqual([
       [
         'env',
         'OPENCLAW_VERSION=2026.9.6',
         `CLAUDE_CODE_VERSION=${PINNED.claudeCode}`,
-        'NODE_MAJOR=24',
+        `NODE_VERSION=${PINNED.node}`,
         'CLAW_ADMIN_USER=azureuser',
         'CLAW_PROFILE=minimal',
         '/opt/claw/install.sh',
@@ -169,8 +178,27 @@ describe('full cloud-init (builder / scratch)', () => {
     const doc = renderFullCloudInit(spec);
     const f = files(doc);
     expect(f.get('/etc/claw/claw.env')?.permissions).toBe('0600');
-    expect(YAML.parse(doc).runcmd[0]).toContain('minimal');
-    expect(YAML.parse(doc).runcmd[1]).toEqual(['systemctl', 'start', '--no-block', 'claw-boot.service']);
+    const run = YAML.parse(doc).runcmd;
+    expect(run).toHaveLength(1);
+    expect(run[0].slice(-3)).toEqual(['--profile', 'minimal', '--start']);
+  });
+
+  it('passes the image version being baked to install.sh', () => {
+    const run = YAML.parse(renderFullCloudInit({ imageVersion: '1.2.3' })).runcmd[0];
+    expect(run).toContain('CLAW_IMAGE_VERSION=1.2.3');
+    expect(run.slice(-4)).toEqual(['--profile', 'desktop', '--image-version', '1.2.3']);
+    expect(() => renderFullCloudInit({ imageVersion: 'v1.2.3' })).toThrow(/"v" prefix/);
+  });
+
+  it('the pins match the ones install.sh verifies', () => {
+    const installSh = join(findAssetRoot(), 'cloud-init', 'claw', 'install.sh');
+    if (!existsSync(installSh)) return;
+    const text = readFileSync(installSh, 'utf8');
+    const pin = (name: string) =>
+      new RegExp(`^${name}="?\\$?\\{?[A-Z_]*:?-?([0-9][0-9A-Za-z.+-]*)`, 'm').exec(text)?.[1];
+    expect(pin('OPENCLAW_VERSION')).toBe(PINNED.openclaw);
+    expect(pin('CLAUDE_CODE_VERSION')).toBe(PINNED.claudeCode);
+    expect(pin('NODE_VERSION')).toBe(PINNED.node);
   });
 
   it('rejects unpinned or odd versions', () => {
