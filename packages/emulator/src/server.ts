@@ -457,6 +457,7 @@ function resolve(o: ServerOptions, method: string, url: URL, base: string, body:
       cls,
       run: async () => {
         const existing = world.get(rgKey);
+        if (!existing && method === 'DELETE') throw rgNotFound(rgName);
         const ctx: Ctx = {
           world,
           method,
