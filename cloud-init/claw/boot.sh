@@ -600,6 +600,8 @@ main() {
   exit 1
 }
 
+# sourced (by the unit tests of the helpers above): define the functions, run nothing
+if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then return 0; fi
 if [[ "${1:-}" == --step ]]; then
   STEP="$2"
   set -o errtrace

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # $output, $status and $lines are set by bats' run
 # Shared fixtures for the guest bats suites.
 GUEST_TEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PAYLOAD="$(cd "$GUEST_TEST_DIR/../../cloud-init/claw" && pwd)"
