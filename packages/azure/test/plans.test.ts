@@ -5,6 +5,13 @@
 import {
   capturePlan,
   createAzureContext,
+  createImageVersion,
+  createSnapshot,
+  ensureGallery,
+  ensureImageDefinition,
+  getImageVersion,
+  updateImageVersion,
+  waitForReplication,
   describePlan,
   ensureResourceGroup,
   executePlan,
@@ -166,6 +173,77 @@ describe('plans against the emulator (latency on)', () => {
     expect(vm?.storageProfile?.imageReference?.id?.toLowerCase()).toBe(
       ids.imageVersion(h.ctx.subscriptionId, 'rg-bake', 'clawGallery', 'claw-base', '2.0.0').toLowerCase(),
     );
+  });
+});
+
+describe('latest while a version is still being created or replicated', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ latencyScale: 0.0005 });
+  });
+  afterAll(async () => h?.close());
+
+  it('skips a version that is not yet created, and one not yet replicated to the region', async () => {
+    const rg = 'rg-latest';
+    const ref = { resourceGroup: rg, gallery: 'clawGallery', definition: 'claw-base' };
+    await executePlan(stampInfrastructurePlan(stampParams(rg, 'src', { imageVersion: undefined })), {
+      context: h.ctx,
+    });
+    const osDiskId = (await getVm(h.ctx, rg, 'src'))!.storageProfile!.osDisk!.managedDisk!.id!;
+    const snap = await createSnapshot(h.ctx, {
+      resourceGroup: rg,
+      claw: 'src',
+      sourceDiskId: osDiskId,
+      name: 'src-os',
+      incremental: false,
+    });
+    await ensureGallery(h.ctx, { resourceGroup: rg, name: ref.gallery });
+    await ensureImageDefinition(h.ctx, { resourceGroup: rg, gallery: ref.gallery, name: ref.definition });
+    const source = { snapshotId: snap.resource.id! };
+    await createImageVersion(h.ctx, { ...ref, version: '3.0.0', source });
+
+    // 3.1.0 is being created (two regions, one after the other): not "latest" yet anywhere
+    const creating = createImageVersion(h.ctx, {
+      ...ref,
+      version: '3.1.0',
+      source,
+      targetRegions: [{ name: LOCATION }, { name: 'swedencentral' }],
+    });
+    let seen: string | undefined;
+    for (let i = 0; i < 200 && !seen; i++) {
+      seen = (await getImageVersion(h.ctx, { ...ref, version: '3.1.0' }))?.provisioningState;
+      if (!seen) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(seen).toBe('Creating');
+    expect((await resolveLatestImageVersion(h.ctx, ref, { region: LOCATION }))?.version).toBe('3.0.0');
+    await creating;
+    expect((await resolveLatestImageVersion(h.ctx, ref, { region: LOCATION }))?.version).toBe('3.1.0');
+
+    // adding a region: usable where replicated, not (yet) in the new region
+    const adding = updateImageVersion(
+      h.ctx,
+      { ...ref, version: '3.1.0' },
+      {
+        targetRegions: [{ name: LOCATION }, { name: 'swedencentral' }, { name: 'norwayeast' }],
+      },
+    );
+    let state: string | undefined;
+    for (let i = 0; i < 200 && state !== 'Updating'; i++) {
+      state = (await getImageVersion(h.ctx, { ...ref, version: '3.1.0' }))?.provisioningState;
+      if (state !== 'Updating') await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(state).toBe('Updating');
+    expect((await resolveLatestImageVersion(h.ctx, ref, { region: 'norwayeast' }))?.version).toBeUndefined();
+    expect((await resolveLatestImageVersion(h.ctx, ref, { region: LOCATION }))?.version).toBe('3.1.0');
+    await adding;
+    const progress: string[] = [];
+    await waitForReplication(
+      h.ctx,
+      { ...ref, version: '3.1.0' },
+      { onProgress: (p) => progress.push(p.aggregatedState ?? '') },
+    );
+    expect(progress[progress.length - 1]).toBe('Completed');
+    expect((await resolveLatestImageVersion(h.ctx, ref, { region: 'norwayeast' }))?.version).toBe('3.1.0');
   });
 });
 

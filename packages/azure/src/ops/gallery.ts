@@ -635,7 +635,9 @@ export async function resolveLatestImageVersion(
   const all = await listImageVersions(ctx, ref, opts);
   const candidates = all
     .filter((v) => v.name && isVersion(v.name))
-    .filter((v) => (v.provisioningState ?? 'Succeeded') === 'Succeeded')
+    // Creating/Failed/Deleting versions are not usable; an Updating one (e.g. a region being added) still is
+    // where it is already replicated, which the replication check below decides.
+    .filter((v) => ['Succeeded', 'Updating'].includes(v.provisioningState ?? 'Succeeded'))
     .filter((v) => !v.publishingProfile?.excludeFromLatest)
     .filter((v) => {
       if (!opts.region) return true;
