@@ -29,6 +29,8 @@ export function run(): Promise<void> {
         pauseSeconds: inputs.int('pause-seconds', 0, { min: 0 }),
         maxParallel: inputs.int('max-parallel', 5, { min: 1, max: 100 }),
       },
+      sshPrivateKey: inputs.secret('ssh-private-key') || undefined,
+      verifyTimeoutMs: inputs.int('verify-timeout-seconds', 600, { min: 10 }) * 1000,
       dryRun: inputs.bool('dry-run', false),
       sshPort: inputs.int('ssh-port', 22, { min: 1, max: 65535 }),
       azure: azureConnection(inputs),

@@ -1,5 +1,4 @@
 export * from './types';
-export * from './pending';
 export {
   bake,
   renderBakeSummary,
@@ -11,7 +10,19 @@ export {
   readExtraUpdates,
 } from './bake';
 export { stamp, renderStampSummary, stampProblems } from './stamp';
-export { upgrade, renderUpgradeSummary, upgradeProblems, parseMarker, decodeState, encodeState, UpgradeRefused, UPGRADE_STATE_TAG, type UpgradeState, type UpgradeMarker } from './upgrade';
+export {
+  upgrade,
+  renderUpgradeSummary,
+  upgradeProblems,
+  parseMarker,
+  decodeState,
+  encodeState,
+  UpgradeRefused,
+  UPGRADE_STATE_TAG,
+  type UpgradeState,
+  type UpgradeMarker,
+} from './upgrade';
 export { verify, resolveVerifyHost } from './verify';
 export * from './phases';
 export { BOOT_STATUS_COMMAND, parseBootStatus, defaultOwner, publicKeyOf } from './shared';
+export * from './fleet';
