@@ -417,6 +417,12 @@ export class SandboxGuest implements GuestBackend {
     }
   }
 
+  private tmpFor(root: string): string {
+    const d = path.join(this.workdir, 'tmp', path.basename(root));
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+
   /** Environment of everything that runs inside a sandbox root. */
   env(root: string, user = 'root', home = path.join(root, 'root')): NodeJS.ProcessEnv {
     return {
@@ -427,7 +433,8 @@ export class SandboxGuest implements GuestBackend {
       SHELL: '/bin/bash',
       LANG: 'C.UTF-8',
       TERM: 'dumb',
-      TMPDIR: path.join(root, 'tmp'),
+      // outside the root: a scan of "/" (secret-scan) must not find its own work files
+      TMPDIR: this.tmpFor(root),
       CLAW_ROOT: root,
       CLAW_SANDBOX: '1',
       CLAW_SYSTEMCTL: path.join(this.binDir, 'systemctl'),
