@@ -1376,11 +1376,6 @@ function updateVm(ctx: Ctx, vm: Resource, next: Json, isPatch: boolean): Reply {
   const cur = vm.body.properties;
   const p = next.properties ?? {};
   const tags = validateTags(next.tags);
-  const onlyTags = JSON.stringify(stripVolatile(p)) === JSON.stringify(stripVolatile(cur));
-  if (!onlyTags) {
-    busy(world, vm, 'Update VM');
-    if (vm.meta.generalized) throw vmOpNotAllowed('Update VM', vm.body.name, 'the VM is generalized');
-  }
   if (p.osProfile && !cur.osProfile)
     throw conflict('PropertyChangeNotAllowed', "Changing property 'osProfile' is not allowed.", 'osProfile');
   if (cur.osProfile && p.osProfile) {
@@ -1475,6 +1470,32 @@ function updateVm(ctx: Ctx, vm: Resource, next: Json, isPatch: boolean): Reply {
       'UserData must be base64 encoded and no more than 64 KB in size.',
       'userData',
     );
+  // what would change (a no-op update answers 200 at once, like Azure)
+  const after = {
+    ...clone(cur),
+    storageProfile: {
+      ...clone(cur.storageProfile),
+      osDisk: osOut,
+      dataDisks: dd.disks.filter((d) => !d.toBeDetached),
+    },
+    networkProfile,
+    hardwareProfile: p.hardwareProfile?.vmSize
+      ? { ...cur.hardwareProfile, vmSize: p.hardwareProfile.vmSize }
+      : cur.hardwareProfile,
+    ...(p.diagnosticsProfile ? { diagnosticsProfile: p.diagnosticsProfile } : {}),
+  };
+  const keysChanged =
+    !!p.osProfile?.linuxConfiguration?.ssh?.publicKeys &&
+    JSON.stringify(p.osProfile.linuxConfiguration.ssh.publicKeys.map((k: Json) => k.keyData)) !==
+      JSON.stringify((cur.osProfile?.linuxConfiguration?.ssh?.publicKeys ?? []).map((k: Json) => k.keyData));
+  const onlyTags =
+    JSON.stringify(stripVolatile(after)) === JSON.stringify(stripVolatile(cur)) &&
+    (p.userData === undefined || p.userData === vm.meta.userData) &&
+    !keysChanged;
+  if (!onlyTags) {
+    busy(world, vm, 'Update VM');
+    if (vm.meta.generalized) throw vmOpNotAllowed('Update VM', vm.body.name, 'the VM is generalized');
+  }
   // commit
   for (const c of dd.created) makeDisk(world, c.disk, 'Succeeded');
   if (tags) vm.body.tags = tags;
