@@ -12,6 +12,38 @@ export const ARM_ENDPOINTS = {
   AzureUSGovernment: 'https://management.usgovcloudapi.net',
 } as const;
 
+export interface CloudEndpoints {
+  armEndpoint: string;
+  /** Entra authority host for @azure/identity credentials (`authorityHost`). */
+  authorityHost: string;
+}
+
+const CLOUDS: Record<string, CloudEndpoints> = {
+  azurecloud: { armEndpoint: ARM_ENDPOINTS.AzureCloud, authorityHost: 'https://login.microsoftonline.com' },
+  azurechinacloud: {
+    armEndpoint: ARM_ENDPOINTS.AzureChinaCloud,
+    authorityHost: 'https://login.chinacloudapi.cn',
+  },
+  azureusgovernment: {
+    armEndpoint: ARM_ENDPOINTS.AzureUSGovernment,
+    authorityHost: 'https://login.microsoftonline.us',
+  },
+};
+
+/**
+ * Endpoints for an `azure/login`-style environment name (azurecloud, azurechinacloud, azureusgovernment;
+ * case-insensitive). Throws with the accepted names otherwise (Azure Stack: pass `endpoint` directly).
+ */
+export function cloudEndpoints(environment = 'azurecloud'): CloudEndpoints {
+  const c = CLOUDS[environment.toLowerCase().replace(/[\s_-]/g, '')];
+  if (!c) {
+    throw new Error(
+      `Unknown Azure environment '${environment}': use one of ${Object.keys(CLOUDS).join(', ')}, or pass the ARM endpoint URL.`,
+    );
+  }
+  return { ...c };
+}
+
 export interface RetryOptions {
   /** SDK pipeline retries per request (429/503 with Retry-After, 5xx/408 exponential). Default 3. */
   maxRetries?: number;

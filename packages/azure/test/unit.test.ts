@@ -1,6 +1,7 @@
 import {
   assertOwned,
   buildVmBody,
+  cloudEndpoints,
   createAzureContext,
   desiredSecurityRules,
   encodeCustomData,
@@ -120,5 +121,10 @@ describe('NSG rules and context', () => {
     });
     expect(ctx.endpoint).toBe('https://management.azure.com');
     expect(ctx.lro()).toEqual({ updateIntervalInMs: 0 });
+    expect(cloudEndpoints('AzureChinaCloud')).toEqual({
+      armEndpoint: 'https://management.chinacloudapi.cn',
+      authorityHost: 'https://login.chinacloudapi.cn',
+    });
+    expect(() => cloudEndpoints('mars')).toThrow(/azurecloud, azurechinacloud, azureusgovernment/);
   });
 });
