@@ -195,7 +195,15 @@ export function renderFullCloudInit(specOrOptions: ClawSpec | FullOptions = {}):
   for (const [k, v] of Object.entries(versions))
     if (!VERSION_TEXT.test(v)) throw new Error(`versions.${k}: ${JSON.stringify(v)} is not a pinned version`);
 
-  const payload = [...readPayload(opts.payloadDir), ...(opts.extraPayload ?? [])].map((f) => ({
+  const byPath = new Map(readPayload(opts.payloadDir).map((f) => [f.path, f]));
+  for (const f of opts.extraPayload ?? []) {
+    if (!/^\/opt\/claw\/[A-Za-z0-9._/-]+$/.test(f.path) || f.path.split('/').includes('..'))
+      throw new Error(`extra payload path ${JSON.stringify(f.path)} must be a plain path under /opt/claw/`);
+    if (!/^0[0-7]{3}$/.test(f.permissions))
+      throw new Error(`extra payload ${f.path}: bad permissions ${f.permissions}`);
+    byPath.set(f.path, f);
+  }
+  const payload = [...byPath.values()].map((f) => ({
     path: f.path,
     permissions: f.permissions,
     gz: gzipSync(f.content, { level: 9 }),

@@ -201,6 +201,27 @@ describe('full cloud-init (builder / scratch)', () => {
     expect(pin('NODE_VERSION')).toBe(PINNED.node);
   });
 
+  it('adds extra payload files (fleet migrations) and rejects paths outside /opt/claw', () => {
+    const content = Buffer.from('#!/usr/bin/env bash\necho extra\n');
+    const extra = {
+      path: '/opt/claw/updates/900-extra.sh',
+      permissions: '0755',
+      bytes: content.length,
+      content,
+    };
+    const f = files(renderFullCloudInit({ extraPayload: [extra] }));
+    expect(f.get('/opt/claw/updates/900-extra.sh')).toMatchObject({
+      permissions: '0755',
+      text: content.toString(),
+    });
+    expect(() => renderFullCloudInit({ extraPayload: [{ ...extra, path: '/etc/shadow' }] })).toThrow(
+      /under \/opt\/claw/,
+    );
+    expect(() => renderFullCloudInit({ extraPayload: [{ ...extra, path: '/opt/claw/../etc/x' }] })).toThrow(
+      /under/,
+    );
+  });
+
   it('rejects unpinned or odd versions', () => {
     expect(() => renderFullCloudInit({ versions: { openclaw: 'latest; rm -rf /' } })).toThrow(
       /not a pinned version/,
