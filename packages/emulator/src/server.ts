@@ -587,6 +587,13 @@ function resolve(o: ServerOptions, method: string, url: URL, base: string, body:
         if (method === 'DELETE') return new HttpReply(204);
         throw rgNotFound(rgName);
       }
+      if (group.meta?.deleting && (method === 'PUT' || method === 'PATCH' || method === 'POST')) {
+        throw new ArmError(
+          409,
+          'ResourceGroupBeingDeleted',
+          `The resource group '${group.body.name}' is in deprovisioning state and cannot perform this operation.`,
+        );
+      }
       const id = `${group.id}/providers/${ns}/${idPath}`;
       const existingRaw = world.get(id);
       const existing = existingRaw;

@@ -429,3 +429,28 @@ describe('faults', () => {
     expect(emu.requests.some((r) => r.poll && r.kind === 'read')).toBe(true);
   });
 });
+
+describe('resource group being deleted', () => {
+  it('refuses writes into it with ResourceGroupBeingDeleted', async () => {
+    const slow = await startEmulator({ latencyScale: 0.01 });
+    try {
+      await raw(slow, 'PUT', `${sub(slow)}/resourcegroups/rgd?api-version=2025-04-01`, { location: LOC });
+      expect(
+        (await raw(slow, 'DELETE', `${sub(slow)}/resourcegroups/rgd?api-version=2025-04-01`)).status,
+      ).toBe(202);
+      const r = await raw(
+        slow,
+        'PUT',
+        `${sub(slow)}/resourceGroups/rgd/providers/Microsoft.Compute/disks/d${V}`,
+        {
+          location: LOC,
+          properties: { diskSizeGB: 1, creationData: { createOption: 'Empty' } },
+        },
+      );
+      expect([r.status, r.body.error.code]).toEqual([409, 'ResourceGroupBeingDeleted']);
+      await slow.world.idle();
+    } finally {
+      await slow.close();
+    }
+  });
+});
