@@ -36,7 +36,7 @@ export interface DemoSummary {
 
 export interface DemoOptions {
   json?: boolean;
-  /** Multiplies Azure's realistic operation durations (default 0.002: a 90 s VM create takes 0.18 s). */
+  /** Multiplies Azure's realistic operation durations (default 0.001: a 90 s VM create takes 0.09 s). */
   latencyScale?: number;
   reporter?: CliReporter;
   signal?: AbortSignal;
@@ -89,7 +89,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   let emu: Emulator | undefined;
   try {
     step('start the local Azure (ARM emulator over https + sandbox guest)');
-    emu = await startEmulator({ https: true, latencyScale: o.latencyScale ?? 0.002, guest });
+    emu = await startEmulator({ https: true, latencyScale: o.latencyScale ?? 0.001, guest });
     const sshPort = emu.sshPort ?? 22;
     const azure: AzureConnection = {
       subscriptionId: emu.subscriptionId,
@@ -296,7 +296,7 @@ export const registerDemo: Register = (program, setExit) => {
       'run the whole lifecycle on a local Azure (emulator + sandbox VMs): bake 1.0.0, stamp alice, write a file, bake 1.1.0, upgrade, verify',
     )
     .option('--json', 'print a JSON summary on stdout (progress goes to stderr)', false)
-    .option('--latency-scale <x>', 'scale of the emulated Azure operation durations', (v) => Number(v), 0.002)
+    .option('--latency-scale <x>', 'scale of the emulated Azure operation durations', (v) => Number(v), 0.001)
     .action(async (opts: { json: boolean; latencyScale: number }) => {
       const ac = new AbortController();
       const stop = () => ac.abort();
