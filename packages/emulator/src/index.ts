@@ -26,6 +26,7 @@ export { World, type Resource, type AsyncOp } from './world';
 export type { RequestRecord } from './server';
 export { compareVersions } from './images';
 export { runEmulatorCli, type CliOptions } from './cli';
+export { SandboxGuest, rewritePaths, type SandboxGuestOptions } from './sandbox';
 
 export const DEFAULT_SUBSCRIPTION_ID = '00000000-0000-4000-8000-00000000c1a0';
 
