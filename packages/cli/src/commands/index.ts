@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { registerLifecycle } from './lifecycle';
 import { registerEmulator } from './emulator';
 import { registerDemo } from './demo';
+import { registerRender } from './render';
 
 /** Each registers one or more subcommands; setExit records the process exit code. */
 export type Register = (program: Command, setExit: (code: number) => void) => void;
 
-export const COMMANDS: Register[] = [registerLifecycle, registerEmulator, registerDemo];
+export const COMMANDS: Register[] = [registerLifecycle, registerEmulator, registerDemo, registerRender];
