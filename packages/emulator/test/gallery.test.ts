@@ -177,7 +177,7 @@ describe('gallery, definition and a version captured from a VM', () => {
       expand: 'ReplicationStatus',
     });
     expect(got.replicationStatus?.aggregatedState).toBe('Completed');
-    expect(got.storageProfile.osDiskImage?.sizeInGB).toBe(30);
+    expect(got.storageProfile?.osDiskImage?.sizeInGB).toBe(30);
     expect(events).toContain('imageVersion:1.0.0<-vm');
     const names: string[] = [];
     for await (const v of c.compute.galleryImageVersions.listByGalleryImage(RG, 'clawGallery', 'claw-base'))
@@ -235,7 +235,7 @@ describe('gallery, definition and a version captured from a VM', () => {
     const vm = await c.compute.virtualMachines.createOrUpdate(RG, 'alice', base, fast);
     expect(vm.storageProfile?.imageReference?.exactVersion).toBe('1.10.0');
     const os = await c.compute.disks.get(RG, 'alice-os-1-10-0');
-    expect(os.creationData.galleryImageReference?.id).toMatch(/versions\/1\.10\.0$/);
+    expect(os.creationData?.galleryImageReference?.id).toMatch(/versions\/1\.10\.0$/);
     expect(events).toContain('diskCreated:alice-os-1-10-0:imageVersion');
   });
 
@@ -285,7 +285,7 @@ describe('specialized images, snapshots and disk copies', () => {
       fast,
     );
     expect(snap).toMatchObject({ incremental: true, provisioningState: 'Succeeded' });
-    expect(snap.creationData.sourceResourceId).toBe(src.id);
+    expect(snap.creationData?.sourceResourceId).toBe(src.id);
     expect(events).toContain('snapshot:spec-os-20261201120000<-spec-os');
     const restored = await c.compute.disks.createOrUpdate(
       RG,
