@@ -1,10 +1,9 @@
 /** Reading a claw spec from a `.env` file: parse (data only), build, validate, report everything. */
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { formatEnv, parseEnv } from './dotenv';
 import { Problem, SpecError } from './problems';
 import { ClawSpec, SECRET_VARIABLES, resolveDmPolicy, specFromEnv } from './spec';
-import { validateSpec } from './validate';
+import { deriveGatewayToken, validateSpec } from './validate';
 
 export interface LoadOptions {
   /** Used in messages ("alice.env:3"). */
@@ -43,17 +42,8 @@ export function loadSpecFile(path: string, overrides?: Record<string, string>): 
   return loadSpec(readFileSync(path, 'utf8'), { file: path, overrides });
 }
 
-/**
- * The gateway's auth token: OPENCLAW_GATEWAY_TOKEN when given, otherwise derived (HMAC-SHA256) from the claw's
- * bot token and name, so re-rendering is deterministic and the token rotates with the bot token.
- */
-export function gatewayToken(spec: ClawSpec): string {
-  const given = spec.secrets.OPENCLAW_GATEWAY_TOKEN;
-  if (given) return given;
-  return createHmac('sha256', spec.secrets.TELEGRAM_BOT_TOKEN ?? '')
-    .update(`openclawps-gateway:${spec.claw}`)
-    .digest('hex');
-}
+/** The gateway's auth token (OPENCLAW_GATEWAY_TOKEN, or derived from the bot token and claw name). */
+export const gatewayToken = deriveGatewayToken;
 
 /**
  * The claw's `.env` as delivered to `/etc/claw/claw.env` (and synced to `/mnt/claw-data/openclaw/.env`):

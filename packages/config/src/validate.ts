@@ -12,6 +12,7 @@ import {
   resourceNames,
 } from './spec';
 import { versionProblem } from './versions';
+import { createHmac } from 'node:crypto';
 
 export const TELEGRAM_TOKEN_RE = /^\d{5,}:[A-Za-z0-9_-]{30,}$/;
 const TELEGRAM_ID_RE = /^[1-9]\d{4,19}$/;
@@ -337,6 +338,12 @@ export function validateSpec(spec: ClawSpec): Problem[] {
       'is public but PROFILE=minimal has no desktop or VNC server',
       'use VNC_EXPOSURE=localhost or PROFILE=desktop',
     );
+  if (acc.vncExposure === 'public' && acc.sshSourceCidrs.some((c) => /\/0$/.test(c) || c === '0.0.0.0'))
+    add(
+      'VNC_EXPOSURE',
+      'is public while SSH_SOURCE_CIDRS includes the whole internet: VNC passwords are truncated to 8 characters',
+      'narrow SSH_SOURCE_CIDRS to your addresses, or keep VNC_EXPOSURE=localhost and use an SSH tunnel',
+    );
   if (acc.sshSourceCidrs.length === 0)
     add(
       'SSH_SOURCE_CIDRS',
@@ -389,5 +396,19 @@ export function secretValues(spec: ClawSpec): string[] {
     if (v) out.add(v);
   }
   for (const [k, v] of Object.entries(spec.extraEnv)) if (v && isSecretVariable(k)) out.add(v);
+  // the gateway token delivered in claw.env, derived when not given (see gatewayToken())
+  if (spec.claw || spec.secrets.TELEGRAM_BOT_TOKEN) out.add(deriveGatewayToken(spec));
   return [...out];
+}
+
+/**
+ * The gateway's auth token: OPENCLAW_GATEWAY_TOKEN when given, otherwise derived (HMAC-SHA256) from the claw's
+ * bot token and name, so re-rendering is deterministic and the token rotates with the bot token.
+ */
+export function deriveGatewayToken(spec: ClawSpec): string {
+  const given = spec.secrets.OPENCLAW_GATEWAY_TOKEN;
+  if (given) return given;
+  return createHmac('sha256', spec.secrets.TELEGRAM_BOT_TOKEN ?? '')
+    .update(`openclawps-gateway:${spec.claw}`)
+    .digest('hex');
 }

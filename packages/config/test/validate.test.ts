@@ -79,6 +79,10 @@ describe('a valid spec', () => {
     expect(resolveDmPolicy(spec)).toEqual({ dmPolicy: 'open', allowFrom: ['*'] });
   });
 
+  it('public VNC with narrowed CIDRs is fine', () => {
+    expect(withEnv({ VNC_EXPOSURE: 'public', SSH_SOURCE_CIDRS: '203.0.113.0/24' }).problems).toEqual([]);
+  });
+
   it('several user ids', () => {
     const { spec, problems } = withEnv({ TELEGRAM_USER_ID: '5551234567, 7778889990' });
     expect(problems).toEqual([]);
@@ -217,6 +221,7 @@ const FAILING: Array<[string, Record<string, string | undefined>, string, RegExp
   ['password contains user', { VM_PASSWORD: 'Xazureuser-1234' }, 'VM_PASSWORD', /admin user name/],
   ['vnc exposure', { VNC_EXPOSURE: 'internet' }, 'VNC_EXPOSURE', /not localhost or public/],
   ['vnc public on minimal', { VNC_EXPOSURE: 'public', PROFILE: 'minimal' }, 'VNC_EXPOSURE', /no desktop/],
+  ['public VNC open to the internet', { VNC_EXPOSURE: 'public' }, 'VNC_EXPOSURE', /whole internet/],
   ['profile', { PROFILE: 'gpu' }, 'PROFILE', /not desktop or minimal/],
   ['cidr invalid', { SSH_SOURCE_CIDRS: '10.0.0.0/33' }, 'SSH_SOURCE_CIDRS', /not an IP address or CIDR/],
   ['cidr empty', { SSH_SOURCE_CIDRS: ' , ' }, 'SSH_SOURCE_CIDRS', /empty/],
@@ -323,6 +328,7 @@ describe('secrets', () => {
         'ghp_abcdefghijklmnop',
       ]),
     );
+    expect(values).toContain(gatewayToken(spec));
     expect(values).not.toContain('hello');
     expect(values).not.toContain('alice');
   });
