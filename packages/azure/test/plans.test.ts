@@ -11,6 +11,7 @@ import {
   ensureImageDefinition,
   getImageVersion,
   updateImageVersion,
+  updateVm,
   waitForReplication,
   describePlan,
   ensureResourceGroup,
@@ -334,6 +335,75 @@ describe('retries under 429 storms', () => {
     // 3 executor attempts, each: GET (404) + PUT tried 4 times by the SDK (1 + maxRetries 3)
     expect(storm.filter((q) => q.method === 'PUT')).toHaveLength(3 * 4);
     expect(storm.filter((q) => q.method === 'GET')).toHaveLength(3);
+  });
+});
+
+describe('real token-bucket throttling', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('a burst of parallel writes over the ARM write bucket converges (SDK + executor retries)', async () => {
+    // a write bucket of 3 refilling 2/s instead of 200 / 10/s, so a burst of 8 PUTs certainly drains it
+    h = await startHarness({
+      throttling: { writes: { capacity: 3, refillPerSec: 2 }, compute: false },
+      retry: { maxRetries: 1 },
+    });
+    const events: PlanEvent[] = [];
+    const names8 = Array.from({ length: 8 }, (_, i) => `rg-burst-${i}`);
+    const res = await executePlan(
+      {
+        name: 'burst',
+        steps: names8.map((name) => ({
+          id: name,
+          title: `ensure ${name}`,
+          kind: 'write' as const,
+          run: ({ context }: { context: typeof h.ctx }, signal: AbortSignal) =>
+            ensureResourceGroup(context, { name, location: LOCATION }, { signal }),
+        })),
+      },
+      { context: h.ctx, concurrency: 8, retries: 10, onEvent: (e) => events.push(e) },
+    );
+    expect(res.errors).toEqual([]);
+    expect(res.counts.succeeded).toBe(8);
+    const throttled = h.emu.requests.filter((q) => q.status === 429);
+    expect(throttled.length).toBeGreaterThan(0);
+    for (const name of names8) {
+      expect(
+        h.emu.requests.filter((q) => q.method === 'PUT' && q.path.endsWith(name) && q.status === 201),
+      ).toHaveLength(1);
+    }
+  });
+
+  it('Compute’s per-VM update bucket answers 429 OperationNotAllowed; updates still converge', async () => {
+    // real Compute bucket sizes (12 per VM), refill sped up 60x: 4 tokens/s instead of 4/min
+    h = await startHarness({ throttling: { timeScale: 60 }, retry: { maxRetries: 0 } });
+    await executePlan(stampInfrastructurePlan(stampParams('rg-cthr', 'gina')), { context: h.ctx });
+    h.resetRequests();
+    const steps = Array.from({ length: 16 }, (_, i) => ({
+      id: `u${i}`,
+      title: `tag ${i}`,
+      kind: 'write' as const,
+      // chained: each update must see the previous one's tags
+      dependsOn: i ? [`u${i - 1}`] : [],
+      run: ({ context }: { context: typeof h.ctx }, signal: AbortSignal) =>
+        updateVm(
+          context,
+          { resourceGroup: 'rg-cthr', name: 'gina', tags: { counter: String(i) } },
+          { signal },
+        ),
+    }));
+    const events: PlanEvent[] = [];
+    const res = await executePlan(
+      { name: 'updates', steps },
+      { context: h.ctx, retries: 5, onEvent: (e) => events.push(e) },
+    );
+    expect(res.errors).toEqual([]);
+    const rejected = h.emu.requests.filter((q) => q.status === 429);
+    expect(rejected.length).toBeGreaterThan(0);
+    const retry = events.find((e) => e.type === 'step-retry') as Extract<PlanEvent, { type: 'step-retry' }>;
+    expect(retry.code).toBe('OperationNotAllowed');
+    expect(retry.message).toMatch(/too many requests/);
+    expect((await getVm(h.ctx, 'rg-cthr', 'gina'))?.tags?.counter).toBe('15');
   });
 });
 

@@ -1,4 +1,4 @@
-import { startEmulator } from '@openclawps/emulator';
+import { startEmulator, type ThrottlingOptions } from '@openclawps/emulator';
 import {
   createAzureContext,
   StaticTokenCredential,
@@ -24,7 +24,12 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { latencyScale?: number; https?: boolean; retry?: RetryOptions; throttling?: boolean } = {},
+  options: {
+    latencyScale?: number;
+    https?: boolean;
+    retry?: RetryOptions;
+    throttling?: boolean | ThrottlingOptions;
+  } = {},
 ): Promise<Harness> {
   const emu = await startEmulator({
     https: options.https ?? true,
