@@ -304,3 +304,66 @@ describe('sandbox guest through the emulator', () => {
     );
   });
 });
+
+describe('sandbox guest with a persisted world', () => {
+  it('a restarted emulator finds the same disks, addresses, SSH port and host key', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(path.join(tmpdir(), 'sandbox-state-'));
+    const statePath = path.join(dir, 'world.json');
+    try {
+      const g1 = new SandboxGuest({ statePath });
+      const e1 = await startEmulator({ latencyScale: 0, guest: g1, statePath });
+      const c1 = clients(e1);
+      const net = await stampNetwork(c1, 'rg1', 'carol');
+      await c1.compute.virtualMachines.beginCreateOrUpdateAndWait(
+        'rg1',
+        'carol',
+        vmParams(net.nic.id!, {
+          osProfile: {
+            computerName: 'carol',
+            adminUsername: 'azureuser',
+            linuxConfiguration: {
+              disablePasswordAuthentication: true,
+              ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
+            },
+          },
+        }) as never,
+        fast,
+      );
+      const s1 = await connectSsh({
+        host: net.pip.ipAddress!,
+        port: e1.sshPort,
+        username: 'azureuser',
+        privateKey: key.privateKey,
+      });
+      expect((await s1.exec('echo kept > ~/note && cat /etc/hostname')).stdout).toBe('carol\n');
+      const fp = s1.hostKeyFingerprint;
+      s1.close();
+      const port = e1.sshPort;
+      await e1.close();
+      expect(existsSync(g1.workdir)).toBe(true);
+
+      const g2 = new SandboxGuest({ statePath });
+      const e2 = await startEmulator({ latencyScale: 0, guest: g2, statePath });
+      try {
+        expect(e2.sshPort).toBe(port);
+        const pip = await clients(e2).network.publicIPAddresses.get('rg1', 'carol-pip');
+        expect(pip.ipAddress).toBe(net.pip.ipAddress);
+        const s2 = await connectSsh({
+          host: pip.ipAddress!,
+          port: e2.sshPort,
+          username: 'azureuser',
+          privateKey: key.privateKey,
+        });
+        expect((await s2.exec('cat ~/note')).stdout).toBe('kept\n');
+        expect(s2.hostKeyFingerprint).toBe(fp);
+        s2.close();
+      } finally {
+        await e2.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -77,6 +77,7 @@ interface GuestState {
   ips: Record<string, string>;
   next: number;
   running: Record<string, boolean>;
+  sshPort?: number;
 }
 
 const PIP = 'Microsoft.Network/publicIPAddresses';
@@ -156,6 +157,7 @@ export class SandboxGuest implements GuestBackend {
       port: opts.sshPort ?? 0,
       resolve: (addr) => this.resolve(addr),
       environment: (root, user, home) => this.env(root, user, home),
+      log: (l) => this.log(l),
     });
   }
 
@@ -167,7 +169,8 @@ export class SandboxGuest implements GuestBackend {
   // ------------------------------------------------------------------ wiring
   async attach(world: GuestWorld): Promise<void> {
     this.world = world;
-    await this.ssh.start();
+    // a re-run against a persisted world keeps its SSH port when it is free
+    this.state.sshPort = await this.ssh.start(this.state.sshPort);
     // addresses of public IPs that exist in a persisted world
     for (const pip of world.list(PIP)) {
       const ip: string | undefined = pip.body.properties?.ipAddress;
@@ -619,7 +622,13 @@ export class SandboxGuest implements GuestBackend {
     if (existsSync(f)) {
       try {
         const s = JSON.parse(readFileSync(f, 'utf8')) as GuestState;
-        return { version: 1, ips: s.ips ?? {}, next: s.next ?? 0, running: s.running ?? {} };
+        return {
+          version: 1,
+          ips: s.ips ?? {},
+          next: s.next ?? 0,
+          running: s.running ?? {},
+          sshPort: s.sshPort,
+        };
       } catch {
         /* start fresh */
       }

@@ -33,6 +33,7 @@ export interface SandboxSshOptions {
   port: number;
   resolve(address: string): SshTarget | undefined;
   environment(root: string, user: string, home: string): NodeJS.ProcessEnv;
+  log?(line: string): void;
 }
 
 interface RootServer {
@@ -87,9 +88,16 @@ export class SandboxSsh {
   constructor(private readonly opts: SandboxSshOptions) {}
 
   /** Reserves the port on 127.0.0.1 (no VM there: it refuses) and returns it. */
-  async start(): Promise<number> {
-    this.port = this.opts.port;
-    this.port = await this.bind('127.0.0.1');
+  async start(preferred?: number): Promise<number> {
+    this.port = this.opts.port || preferred || 0;
+    try {
+      this.port = await this.bind('127.0.0.1');
+    } catch (e) {
+      if (this.opts.port || !preferred) throw e;
+      // the port of the previous run is taken: any free one
+      this.port = 0;
+      this.port = await this.bind('127.0.0.1');
+    }
     return this.port;
   }
 
@@ -98,9 +106,15 @@ export class SandboxSsh {
     if (this.closed) return Promise.resolve();
     let p = this.pending.get(address);
     if (!p) {
-      p = this.bind(address).then(() => undefined);
+      // never rejects: an address that cannot be bound just refuses SSH (and is retried next time)
+      p = this.bind(address).then(
+        () => undefined,
+        (e: Error) => {
+          this.pending.delete(address);
+          this.opts.log?.(`sandbox ssh: cannot listen on ${address}:${this.port}: ${e.message}`);
+        },
+      );
       this.pending.set(address, p);
-      p.catch(() => this.pending.delete(address));
     }
     return p;
   }
