@@ -1232,7 +1232,8 @@ export function instanceView(world: World, vm: Resource): Json {
 registerRenderer(VM, (world, res, query) => {
   const b = clone(res.body);
   const expand = (query?.get('$expand') ?? query?.get('$Expand') ?? '').toLowerCase();
-  if (expand.includes('instanceview')) b.properties.instanceView = instanceView(world, res);
+  const statusOnly = (query?.get('statusOnly') ?? '').toLowerCase() === 'true';
+  if (expand.includes('instanceview') || statusOnly) b.properties.instanceView = instanceView(world, res);
   if (expand.includes('userdata') && res.meta.userData !== undefined)
     b.properties.userData = res.meta.userData;
   return b;
@@ -1577,6 +1578,14 @@ registerType({
     return updateVm(ctx, existing, next, true);
   },
   delete(ctx, existing) {
+    // a delete preempts whatever the VM was doing (create, update, power change)
+    for (const op of ctx.world.pendingOps(existing.id)) {
+      op.fault = {
+        kind: 'canceled',
+        code: 'OperationPreempted',
+        message: 'Operation execution has been preempted by a more recent operation.',
+      };
+    }
     markDeleting(ctx.world, existing.id);
     return {
       status: 202,
@@ -1743,8 +1752,8 @@ registerCompletion(
     if (!vm) return;
     vm.body.properties.provisioningState = 'Failed';
     vm.meta.power = 'running';
-    vm.meta.failCode = op.fault?.code;
-    vm.meta.failMessage = op.fault?.message;
+    vm.meta.failCode = op.error?.code ?? op.fault?.code;
+    vm.meta.failMessage = op.error?.message ?? op.fault?.message;
   },
 );
 

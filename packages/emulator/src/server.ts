@@ -776,9 +776,10 @@ function toHttp(
 }
 
 function pollRetryAfter(o: ServerOptions, op: AsyncOp): Record<string, string> {
-  const baseSecs = op.style === 'disk' ? 0 : op.style === 'arm' ? 15 : 10;
+  // real polls say 10-50 s; scaled with the latency model so fast runs are not slowed by whole seconds
+  const baseSecs = (op.style === 'disk' ? 0 : op.style === 'arm' ? 15 : 10) * o.world.latencyScale;
   const remaining = Math.max(0, op.finishAt - Date.now()) / 1000;
-  const secs = Math.min(baseSecs, Math.ceil(remaining));
+  const secs = Math.min(Math.round(baseSecs), Math.ceil(remaining));
   return secs >= 1 ? { 'retry-after': String(secs) } : {};
 }
 

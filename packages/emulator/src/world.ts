@@ -209,17 +209,17 @@ export class World {
       op.status = 'Succeeded';
     } catch (e) {
       const err = e as Error & { code?: string };
-      try {
-        c?.rollback?.(this, op);
-      } catch {
-        /* keep the first error */
-      }
       op.status = 'Failed';
       op.error = {
         code:
           e instanceof ArmError ? e.code : typeof err.code === 'string' ? err.code : 'GuestOperationFailed',
         message: err.message,
       };
+      try {
+        c?.rollback?.(this, op);
+      } catch {
+        /* keep the first error */
+      }
     }
     op.endTime = new Date().toISOString();
     this.changed();
