@@ -87,6 +87,30 @@ export function rootInfo(path: string): RootInfo | null {
   }
 }
 
+/**
+ * Unmounts everything mounted at or below `path`, deepest first (debootstrap leaves /proc and /sys
+ * mounted in its target when it is killed). Call before deleting a directory tree that may hold
+ * mounts: a recursive delete must never walk into a host mount.
+ */
+export function unmountBelow(path: string): void {
+  const targets = runSync('findmnt', ['-rn', '-o', 'TARGET'])
+    .output.split('\n')
+    .map((t) => t.replace(/\\x20/g, ' '))
+    .filter((t) => t === path || t.startsWith(`${path}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const t of targets) if (runSync('umount', [t]).code !== 0) runSync('umount', ['-l', t]);
+}
+
+/** Deletes a scratch tree after unmounting whatever is mounted inside it. */
+function removeTree(path: string): void {
+  unmountBelow(path);
+  const left = runSync('findmnt', ['-rn', '-o', 'TARGET'])
+    .output.split('\n')
+    .filter((t) => t.startsWith(`${path}/`));
+  if (left.length) throw new Error(`not deleting ${path}: still mounted inside: ${left.join(' ')}`);
+  rmSync(path, { recursive: true, force: true });
+}
+
 /** A cross-process lock: an atomically created directory holding the owner's pid (stale owners are taken over). */
 async function withLock<T>(
   lockDir: string,
@@ -158,6 +182,8 @@ export async function chrootRun(
     HOME: '/root',
     LANG: 'C.UTF-8',
     DEBIAN_FRONTEND: 'noninteractive',
+    // Node ignores the system CA store; this adds it (and so any CA trustHostCertificates copied in)
+    NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
     ...opts.env,
   };
   const script = [
@@ -212,6 +238,8 @@ export interface EnsureRootOptions {
   log?: Log;
   /** Rebuild even when a completed root exists. */
   rebuild?: boolean;
+  /** Rebuild when this says the completed root is out of date (e.g. its parent was rebuilt). */
+  stale?: (info: RootInfo) => boolean;
 }
 
 /**
@@ -227,10 +255,14 @@ export async function ensureRoot(
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const log = opts.log ?? (() => undefined);
   const path = join(cacheDir, name);
-  if (!opts.rebuild && rootInfo(path)) return path;
+  const usable = () => {
+    const info = rootInfo(path);
+    return !!info && !opts.rebuild && !opts.stale?.(info);
+  };
+  if (usable()) return path;
   mkdirSync(cacheDir, { recursive: true });
   return withLock(join(cacheDir, `.${name}.lock`), log, async () => {
-    if (!opts.rebuild && rootInfo(path)) return path; // built by another process while we waited
+    if (usable()) return path; // built by another process while we waited
     const scratch = join(cacheDir, `.${name}.partial`);
     rmSync(scratch, { recursive: true, force: true });
     const started = Date.now();
@@ -245,8 +277,9 @@ export async function ensureRoot(
       buildSeconds: Math.round((Date.now() - started) / 100) / 10,
       ...extra,
     };
+    unmountBelow(scratch);
     writeFileSync(join(scratch, MARKER), `${JSON.stringify(info, null, 2)}\n`);
-    rmSync(path, { recursive: true, force: true });
+    removeTree(path);
     renameSync(scratch, path);
     dropScratch();
     log(`root ${name} built in ${info.buildSeconds} s`);
@@ -286,6 +319,11 @@ export async function ensureBaseRoot(
       log(
         `apt-get install (${BASE_PACKAGES.length} packages) done in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
       );
+      const extra = trustHostCertificates(dir);
+      if (extra) {
+        await chrootRun(dir, ['update-ca-certificates']);
+        log(`trusting ${extra} extra CA certificate(s) of the host (a TLS-intercepting proxy?)`);
+      }
       // cloud-init's locale module runs update-locale for en_US.UTF-8 by default (it fails without the locale).
       writeFileSync(join(dir, 'etc/locale.gen'), 'en_US.UTF-8 UTF-8\nC.UTF-8 UTF-8\n');
       await chrootRun(dir, ['locale-gen']);
@@ -310,6 +348,32 @@ export async function ensureBaseRoot(
   );
 }
 
+function pemBlocks(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/**
+ * Copies the CA certificates the host trusts but the root does not (e.g. a TLS-intercepting proxy's
+ * CA in CI) into the root's /usr/local/share/ca-certificates, so apt/npm/curl in a chroot or guest
+ * reach the same registries the host does. Returns how many; run update-ca-certificates after.
+ */
+export function trustHostCertificates(
+  root: string,
+  hostBundle = '/etc/ssl/certs/ca-certificates.crt',
+): number {
+  if (!existsSync(hostBundle)) return 0;
+  const guestBundle = join(root, 'etc/ssl/certs/ca-certificates.crt');
+  const norm = (b: string) => b.replace(/\s+/g, '');
+  const known = new Set(
+    existsSync(guestBundle) ? pemBlocks(readFileSync(guestBundle, 'utf8')).map(norm) : [],
+  );
+  const extra = pemBlocks(readFileSync(hostBundle, 'utf8')).filter((b) => !known.has(norm(b)));
+  const dir = join(root, 'usr/local/share/ca-certificates');
+  mkdirSync(dir, { recursive: true });
+  extra.forEach((b, i) => writeFileSync(join(dir, `openclawps-host-${i + 1}.crt`), `${b}\n`));
+  return extra.length;
+}
+
 /**
  * A root derived from another: `parent` copied, then `install(dir)` run on the copy (usually via
  * chrootRun). Cached under `name`; put whatever changes the result into `name` (a content hash).
@@ -328,7 +392,13 @@ export async function ensureDerivedRoot(
       await install(dir, log);
       return { parent };
     },
-    opts,
+    {
+      ...opts,
+      stale: (info) => {
+        const p = rootInfo(parent);
+        return !p || p.createdAt > info.createdAt || !!opts.stale?.(info);
+      },
+    },
   );
 }
 
@@ -398,4 +468,22 @@ export async function removeRoot(path: string): Promise<void> {
   if (mounts.some((m) => m === path || m.startsWith(`${path}/`)))
     throw new Error(`removeRoot: ${path} has mounts inside`);
   rmSync(path, { recursive: true, force: true });
+}
+
+/** Deletes cached roots whose name starts with `prefix` except `keep` (e.g. builds of older payloads). */
+export function pruneRoots(
+  prefix: string,
+  keep: string[],
+  opts: { cacheDir?: string; log?: Log } = {},
+): string[] {
+  const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
+  if (!existsSync(cacheDir)) return [];
+  const gone: string[] = [];
+  for (const n of readdirSync(cacheDir)) {
+    if (!n.startsWith(prefix) || keep.includes(n) || existsSync(join(cacheDir, `.${n}.lock`))) continue;
+    opts.log?.(`pruning old root ${n}`);
+    removeTree(join(cacheDir, n));
+    gone.push(n);
+  }
+  return gone;
 }
