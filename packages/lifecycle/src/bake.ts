@@ -15,6 +15,7 @@ import {
   createImageVersion,
   createSnapshot,
   deallocateVm,
+  deleteImageVersion,
   deleteResourceGroup,
   deleteSnapshot,
   ensureGallery,
@@ -179,6 +180,8 @@ interface BakeContext {
   secrets: string[];
   ref: { resourceGroup: string; gallery: string; definition: string; version: string };
   builderRg: string;
+  /** The version exists in state Failed: it is deleted, then published again. */
+  replaceFailed: boolean;
 }
 
 export async function bake(o: BakeOptions): Promise<BakeResult> {
@@ -220,6 +223,7 @@ export async function bake(o: BakeOptions): Promise<BakeResult> {
       version: o.version,
     },
     builderRg: builderResourceGroup(o.version),
+    replaceFailed: false,
   };
 
   phases.enter('preflight');
@@ -227,13 +231,26 @@ export async function bake(o: BakeOptions): Promise<BakeResult> {
   const ourSourceVm = ids.vm(ctx.subscriptionId, b.builderRg, BUILDER);
   const existingSource =
     existing?.storageProfile?.source?.virtualMachineId ?? existing?.storageProfile?.source?.id ?? undefined;
+  // a version from this bake's own builder, whose builder still exists, is a run that crashed before cleanup
+  const builderLeft =
+    !o.sourceVm && !!existing && !!(await getResourceGroup(ctx, b.builderRg, { signal: o.signal }));
   const resuming =
-    !!existing && existing.provisioningState !== 'Failed' && sameish(existingSource, ourSourceVm);
+    !!existing &&
+    existing.provisioningState !== 'Failed' &&
+    builderLeft &&
+    sameish(existingSource, ourSourceVm);
   if (existing && existing.provisioningState !== 'Failed' && !resuming) {
     throw new BakeError(
       `bake: image version ${o.gallery}/${o.imageDefinition}/${o.version} already exists (${existing.provisioningState}); versions are immutable`,
       ['publish a new version number, or delete the existing version first'],
     );
+  }
+
+  if (existing?.provisioningState === 'Failed') {
+    reporter.warn(
+      `image version ${o.version} exists in state Failed: it will be deleted and published again`,
+    );
+    b.replaceFailed = true;
   }
 
   if (o.dryRun) {
@@ -294,6 +311,7 @@ function describeBake(b: BakeContext, customData: string): string {
     );
     lines.push(`  deprovision, deallocate, generalize ${BUILDER}`);
   }
+  if (b.replaceFailed) lines.push(`  delete the Failed version ${o.version} first`);
   lines.push(`  ensure gallery ${o.gallery} and definition ${o.imageDefinition} in ${o.resourceGroup}`);
   const regions = [o.location, ...o.targetRegions.filter((r) => r !== o.location)];
   lines.push(
@@ -583,6 +601,7 @@ async function publish(
     { signal: o.signal },
   );
   phases.enter('image-version', o.version);
+  if (b.replaceFailed) await deleteImageVersion(ctx, b.ref, { signal: o.signal });
   const migrations = [...builtInMigrations(), ...extra.map((f) => f.path.split('/').pop() ?? '')]
     .map((n) => n.slice(0, 3))
     .sort();
