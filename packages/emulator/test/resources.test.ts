@@ -2,7 +2,7 @@
 import { bearerTokenAuthenticationPolicyName } from '@azure/core-rest-pipeline';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { startEmulator, type Emulator } from '@openclawps/emulator';
-import { clients, credential, fast, LOC, stampNetwork, vmParams, type Clients } from './clients';
+import { clients, credential, fast, LOC, vmParams, type Clients } from './clients';
 
 let emu: Emulator;
 let c: Clients;
