@@ -209,6 +209,9 @@ step_disk() {
   if disk_is_blank "$dev"; then format_disk "$dev"; fi
   target="$(claw_filesystem "$dev")"
   mkdir -p "$CLAW_MNT"
+  # identified by its label (claw_filesystem refuses anything not labelled claw-data), mounted
+  # by that exact device: with two claw-data disks attached (e.g. a snapshot copy), `mount -L`
+  # could pick the wrong one. fstab then names the UUID.
   mount -t ext4 -o defaults "$target" "$CLAW_MNT" || die "disk: mounting $target at /mnt/claw-data failed"
   claw_log "disk: mounted $target (label $CLAW_LABEL) at /mnt/claw-data"
   ensure_fstab "$target"
@@ -225,8 +228,10 @@ step_seed() {
     return 0
   fi
   claw_log "seed: new disk, seeding from $CLAW_OPT/defaults and /etc/claw/seed"
+  # the seed creates these trees (once per disk), so the ownership step may chown them
   for d in openclaw workspace claude; do
-    [[ -e "$DATA/$d" ]] || { mkdir -p "$DATA/$d"; record_created tree "$DATA/$d"; }
+    mkdir -p "$DATA/$d"
+    record_created tree "$DATA/$d"
   done
   mkdir -p "$DATA/migrations" "$DATA/tailscale" "$DATA/.claw"
   chmod 700 "$DATA/tailscale" "$DATA/.claw"
