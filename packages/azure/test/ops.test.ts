@@ -439,6 +439,30 @@ describe('virtual machines', () => {
   });
 });
 
+describe('LRO outcomes', () => {
+  it('a Canceled LRO surfaces as Canceled; a 5xx on the initial request keeps its status', async () => {
+    await ensureResourceGroup(ctx, { name: 'rg-lro' });
+    h.emu.faults.add({ kind: 'lroCanceled', match: { method: 'PUT', path: 'disks/hank-data' } });
+    const c = await expectCode(
+      ensureDataDisk(ctx, { resourceGroup: 'rg-lro', claw: 'hank', sizeGB: 8 }),
+      'Canceled',
+    );
+    expect(c.hint).toMatch(/Re-run/);
+    h.emu.faults.add({
+      kind: 'status',
+      status: 503,
+      match: { method: 'PUT', path: 'disks/ivy-data' },
+      times: 10,
+    });
+    const u = await expectCode(
+      ensureDataDisk(ctx, { resourceGroup: 'rg-lro', claw: 'ivy', sizeGB: 8 }),
+      'ServiceUnavailable',
+    );
+    expect(u.statusCode).toBe(503);
+    h.emu.faults.clear();
+  });
+});
+
 describe('gallery and image versions', () => {
   const rg = 'rg-gal';
   const gallery = 'clawGallery';

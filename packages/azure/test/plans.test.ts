@@ -7,6 +7,7 @@ import {
   createAzureContext,
   createImageVersion,
   createSnapshot,
+  deleteVm,
   ensureGallery,
   ensureImageDefinition,
   getImageVersion,
@@ -117,6 +118,24 @@ describe('plans against the emulator (latency on)', () => {
       context: h.ctx,
     });
     expect(rerun.status).toBe('succeeded');
+  });
+
+  it('a step timeout aborts the SDK poller; a re-run converges', async () => {
+    // infrastructure first (without a step timeout), then the VM alone again under a 20 ms timeout;
+    // the VM create takes ~180 ms at this latency scale
+    await executePlan(stampInfrastructurePlan(stampParams('rg-slow', 'ian')), { context: h.ctx });
+    await deleteVm(h.ctx, { resourceGroup: 'rg-slow', name: 'ian' });
+    const plan = stampInfrastructurePlan(stampParams('rg-slow', 'ian'));
+    const vmStep = plan.steps.find((s) => s.id === 'vm')!;
+    vmStep.timeoutMs = 20;
+    const res = await executePlan(plan, { context: h.ctx });
+    expect(res.steps.vm.status).toBe('failed');
+    expect(res.steps.vm.error?.code).toBe('StepTimeout');
+    const again = await executePlan(stampInfrastructurePlan(stampParams('rg-slow', 'ian')), {
+      context: h.ctx,
+    });
+    expect(again.errors).toEqual([]);
+    expect(again.status).toBe('succeeded');
   });
 
   it('capture plan: (deallocate → generalize) ‖ (gallery → definition) → version → replication, then stamp from it', async () => {
