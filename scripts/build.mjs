@@ -4,7 +4,16 @@
 // One shared bundle instead of seven copies of the Azure SDK keeps dist/ (and every commit of it) ~7x smaller.
 // --check rebuilds into a temp dir and fails when the committed dist/ differs (stale bundles).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  existsSync,
+  mkdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -38,10 +47,26 @@ for (const name of names) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   if (name === 'lib') {
-    execFileSync(process.execPath, [ncc, 'build', join(root, RUNTIME), '-o', out, '-m', '-t', '-q', '--no-source-map-register', '--license', 'licenses.txt'], {
-      cwd: root,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    execFileSync(
+      process.execPath,
+      [
+        ncc,
+        'build',
+        join(root, RUNTIME),
+        '-o',
+        out,
+        '-m',
+        '-t',
+        '-q',
+        '--no-source-map-register',
+        '--license',
+        'licenses.txt',
+      ],
+      {
+        cwd: root,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
   } else {
     writeFileSync(join(out, 'index.js'), entrySource(name), { mode: 0o755 });
   }
@@ -57,7 +82,8 @@ if (check) {
     for (const f of new Set([...a, ...b])) {
       const pa = join(fresh, f);
       const pb = join(committed, f);
-      if (!existsSync(pa) || !existsSync(pb) || !readFileSync(pa).equals(readFileSync(pb))) stale.push(`dist/${name}/${f}`);
+      if (!existsSync(pa) || !existsSync(pb) || !readFileSync(pa).equals(readFileSync(pb)))
+        stale.push(`dist/${name}/${f}`);
     }
   }
   rmSync(outRoot, { recursive: true, force: true });

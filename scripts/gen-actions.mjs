@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Generates the root action.yml (one `uses:` with `command:`, the union of every action's inputs and
-// outputs) and docs/actions/<name>.md (input/output tables) from actions/<name>/action.yml.
+// outputs) and docs/actions/<name>.md (input/output tables) from actions/<name>/action.yml, and embeds each
+// workflows-examples/<file> verbatim into README.md between <!-- workflow:<file> --> markers.
 // --check fails when a generated file differs from what is committed (docs drifted from action.yml).
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,10 @@ const root = new URL('..', import.meta.url).pathname;
 const check = process.argv.includes('--check');
 
 const load = (name) => YAML.parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8'));
-const cell = (s) => String(s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const cell = (s) =>
+  String(s ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
 
 function rootAction() {
   const inputs = {
@@ -33,7 +37,8 @@ function rootAction() {
   }
   const doc = {
     name: 'OpenClawps',
-    description: 'Versioned images, reproducible deploys and memory-safe upgrades for fleets of OpenClaw agents on Azure VMs.',
+    description:
+      'Versioned images, reproducible deploys and memory-safe upgrades for fleets of OpenClaw agents on Azure VMs.',
     author: 'OpenClawps',
     branding: { icon: 'cloud', color: 'blue' },
     inputs,
@@ -65,7 +70,8 @@ function actionDoc(name) {
     '| input | required | default | description |',
     '|---|---|---|---|',
     ...Object.entries(a.inputs ?? {}).map(
-      ([k, v]) => `| \`${k}\` | ${v.required ? 'yes' : 'no'} | ${v.default !== undefined ? `\`${cell(v.default)}\`` : ''} | ${cell(v.description)} |`,
+      ([k, v]) =>
+        `| \`${k}\` | ${v.required ? 'yes' : 'no'} | ${v.default !== undefined ? `\`${cell(v.default)}\`` : ''} | ${cell(v.description)} |`,
     ),
     '',
     '## Outputs',
@@ -78,7 +84,15 @@ function actionDoc(name) {
   return lines.join('\n');
 }
 
-const files = { 'action.yml': rootAction() };
+function readmeWithWorkflows() {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  return readme.replace(/<!-- workflow:([\w.-]+) -->[\s\S]*?<!-- \/workflow -->/g, (_, file) => {
+    const text = readFileSync(join(root, 'workflows-examples', file), 'utf8');
+    return `<!-- workflow:${file} -->\n\n\`\`\`yaml\n${text.trimEnd()}\n\`\`\`\n\n<!-- /workflow -->`;
+  });
+}
+
+const files = { 'action.yml': rootAction(), 'README.md': readmeWithWorkflows() };
 for (const name of ACTIONS) files[`docs/actions/${name}.md`] = actionDoc(name);
 
 const drift = [];
@@ -92,7 +106,9 @@ for (const [rel, content] of Object.entries(files)) {
   }
 }
 if (drift.length) {
-  console.error(`generated files drifted from actions/*/action.yml: ${drift.join(', ')}. Run \`npm run gen:actions\`.`);
+  console.error(
+    `generated files drifted from actions/*/action.yml or workflows-examples/: ${drift.join(', ')}. Run \`npm run gen:actions\`.`,
+  );
   process.exit(1);
 }
 if (check) console.log('action.yml and docs/actions are in sync');
