@@ -174,11 +174,12 @@ export class SandboxGuest implements GuestBackend {
     // addresses of public IPs that exist in a persisted world
     for (const pip of world.list(PIP)) {
       const ip: string | undefined = pip.body.properties?.ipAddress;
-      if (!ip || !ip.startsWith('127.')) continue;
-      this.state.ips[lc(pip.id)] = ip;
-      void this.ssh.listen(ip);
+      if (ip && ip.startsWith('127.')) this.state.ips[lc(pip.id)] = ip;
     }
     this.saveState();
+    for (const vm of world.list(VM)) {
+      if (this.state.running[lc(vm.id)]) for (const ip of this.addressesOf(vm.body)) void this.ssh.listen(ip);
+    }
     await this.ssh.ready();
   }
 
@@ -194,7 +195,7 @@ export class SandboxGuest implements GuestBackend {
       this.state.ips[key] = ip;
       this.saveState();
     }
-    void this.ssh.listen(ip);
+    // listening starts when a VM behind it boots; until then the address refuses
     return ip;
   }
 
@@ -382,12 +383,12 @@ export class SandboxGuest implements GuestBackend {
     await this.boot(vm);
   }
 
-  onVmStopped(vm: ArmResource): void {
-    this.powerOff(vm);
+  async onVmStopped(vm: ArmResource): Promise<void> {
+    await this.powerOff(vm);
   }
 
-  onVmDeallocated(vm: ArmResource): void {
-    this.powerOff(vm);
+  async onVmDeallocated(vm: ArmResource): Promise<void> {
+    await this.powerOff(vm);
   }
 
   onVmGeneralized(vm: ArmResource): void {
@@ -396,8 +397,8 @@ export class SandboxGuest implements GuestBackend {
     writeFileSync(path.join(root, 'var/lib/waagent/generalized'), `${new Date().toISOString()}\n`);
   }
 
-  onVmDeleted(vm: ArmResource): void {
-    this.powerOff(vm);
+  async onVmDeleted(vm: ArmResource): Promise<void> {
+    await this.powerOff(vm);
     delete this.state.running[lc(vm.id)];
     this.saveState();
     try {
@@ -408,10 +409,11 @@ export class SandboxGuest implements GuestBackend {
     }
   }
 
-  private powerOff(vm: ArmResource): void {
+  private async powerOff(vm: ArmResource): Promise<void> {
     this.state.running[lc(vm.id)] = false;
     this.saveState();
     this.ssh.drop(lc(vm.id));
+    for (const ip of this.addressesOf(vm)) await this.ssh.unlisten(ip);
     try {
       const root = this.rootOf(vm);
       rmSync(path.join(root, 'run'), { recursive: true, force: true });

@@ -119,6 +119,16 @@ export class SandboxSsh {
     return p;
   }
 
+  /** Stops listening on `address` (its VM is off: connections are refused). Never the reserved 127.0.0.1. */
+  async unlisten(address: string): Promise<void> {
+    if (address === '127.0.0.1') return;
+    await this.pending.get(address);
+    const l = this.listeners.get(address);
+    this.pending.delete(address);
+    this.listeners.delete(address);
+    if (l) await new Promise<void>((r) => l.close(() => r()));
+  }
+
   async ready(): Promise<void> {
     await Promise.allSettled([...this.pending.values()]);
   }
