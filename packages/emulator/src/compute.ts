@@ -1353,6 +1353,8 @@ function createVm(ctx: Ctx): Reply {
       hyperVGeneration: hyperV,
       hasCustomData: p.osProfile?.customData !== undefined,
       customData: p.osProfile?.customData,
+      // kept for guest backends (sandbox password hash); never rendered, never written to the state file
+      adminPassword: p.osProfile?.adminPassword,
       specialized: !p.osProfile,
     },
   });

@@ -251,6 +251,7 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
   let reply: HttpReply;
   try {
     await o.world.tick();
+    const undo = lroFault ? o.world.snapshotResources() : undefined;
     reply = await route.run();
     if (lroFault && reply.headers['x-emulator-op']) {
       const op = o.world.ops.get(reply.headers['x-emulator-op']);
@@ -265,9 +266,10 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
         if (lroFault.kind === 'lroCanceled') op.fault.message = lroFault.message ?? 'Operation was canceled.';
       }
     } else if (lroFault) {
-      // No LRO to fail: fail the request itself (the handler already ran; only for synchronous writes).
-      const code = lroFault.code ?? 'InternalOperationError';
-      reply = new HttpReply(lroFault.status ?? 500, {
+      // No LRO to fail (a synchronous write): undo it and fail the request itself.
+      if (undo) o.world.restoreResources(undo);
+      const code = lroFault.code ?? 'OperationFailed';
+      reply = new HttpReply(lroFault.status ?? 400, {
         error: { code, message: lroFault.message ?? `Injected fault ${lroFault.id}.` },
       });
     }

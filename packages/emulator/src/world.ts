@@ -243,6 +243,17 @@ export class World {
     }
   }
 
+  /** A deep copy of every resource (to undo a request, e.g. an lroFailed fault on a synchronous write). */
+  snapshotResources(): Resource[] {
+    return [...this.resources.values()].map((r) => clone(r));
+  }
+
+  restoreResources(snap: Resource[]): void {
+    this.resources.clear();
+    for (const r of snap) this.set(r);
+    this.changed();
+  }
+
   /** Starts guest work now (e.g. copy a disk's content at snapshot time); `awaitHook` waits for it. */
   startHook(key: string, fn: () => Promise<void> | void): void {
     const p = Promise.resolve().then(fn);
@@ -263,7 +274,10 @@ export class World {
       version: 1,
       subscriptionId: this.subscriptionId,
       ipCounter: this.ipCounter,
-      resources: [...this.resources.values()],
+      // secrets (admin passwords) stay in memory only
+      resources: [...this.resources.values()].map((r) =>
+        r.meta?.adminPassword === undefined ? r : { ...r, meta: { ...r.meta, adminPassword: undefined } },
+      ),
       ops: [...this.ops.values()],
     };
     const tmp = `${this.statePath}.${process.pid}.tmp`;

@@ -331,6 +331,27 @@ describe('faults', () => {
     expect((await c.compute.disks.get('proto', 'failing')).provisioningState).toBe('Failed');
   });
 
+  it('lroFailed on a synchronous write (NIC PUT) fails the request and leaves nothing behind', async () => {
+    await stampNetwork(c, 'proto', 'q');
+    emu.faults.add({
+      match: { operation: 'Microsoft.Network/networkInterfaces/write' },
+      kind: 'lroFailed',
+      code: 'InternalServerError',
+    });
+    const sn = await c.network.subnets.get('proto', 'proto-vnet', 'default');
+    await expect(
+      c.network.networkInterfaces.createOrUpdate(
+        'proto',
+        'q2-nic',
+        { location: LOC, ipConfigurations: [{ name: 'c', subnet: { id: sn.id } }] },
+        fast,
+      ),
+    ).rejects.toMatchObject({ code: 'InternalServerError', statusCode: 400 });
+    await expect(c.network.networkInterfaces.get('proto', 'q2-nic')).rejects.toMatchObject({
+      statusCode: 404,
+    });
+  });
+
   it('lroCanceled surfaces as "Operation was canceled"', async () => {
     emu.faults.add({ match: { operation: /virtualMachines\/deallocate\/action/ }, kind: 'lroCanceled' });
     await expect(c.compute.virtualMachines.deallocate('proto', 'p', fast)).rejects.toThrow(
