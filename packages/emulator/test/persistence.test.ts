@@ -45,6 +45,29 @@ describe('persistence', () => {
     }
   });
 
+  it('never writes an admin password into the state file', async () => {
+    const p3 = join(dir, 'secret.json');
+    const a = await startEmulator({ statePath: p3 });
+    try {
+      const ca = clients(a);
+      const { nic } = await stampNetwork(ca, 's', 'pw');
+      const params = vmParams(nic.id!) as { osProfile: Record<string, unknown> };
+      params.osProfile.adminPassword = 'Sup3r-Secret-Pa55';
+      await ca.compute.virtualMachines.createOrUpdate('s', 'pw', params as never, fast);
+      expect(
+        a.world.get(
+          `/subscriptions/${a.subscriptionId}/resourceGroups/s/providers/Microsoft.Compute/virtualMachines/pw`,
+        )?.meta.adminPassword,
+      ).toBe('Sup3r-Secret-Pa55');
+      expect(readFileSync(p3, 'utf8')).not.toContain('Sup3r-Secret-Pa55');
+      expect(JSON.stringify(await ca.compute.virtualMachines.get('s', 'pw'))).not.toContain(
+        'Sup3r-Secret-Pa55',
+      );
+    } finally {
+      await a.close();
+    }
+  });
+
   it('an operation still running when the emulator stops completes after the restart', async () => {
     const p2 = join(dir, 'pending.json');
     const a = await startEmulator({ statePath: p2, latencyScale: 0.01 }); // disk create 10 s -> 100 ms
