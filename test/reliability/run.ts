@@ -1,0 +1,25 @@
+/**
+ * The reliability suite (npm run test:reliability): crash matrix, fault matrix, bad-input corpus, secret-leak
+ * scan, concurrency. Ends with `reliability: N passed, M failed, K skipped` (scripts/test-all.mjs sums it).
+ * OPENCLAWPS_REL_FILTER=<regexp> runs a subset; OPENCLAWPS_REL_CLI=src runs the CLI from source instead of dist/.
+ */
+import './concurrency';
+import './faults';
+import './crash';
+import './bad-input';
+
+import { runAll } from './lib/runner';
+
+const filter = process.env.OPENCLAWPS_REL_FILTER
+  ? new RegExp(process.env.OPENCLAWPS_REL_FILTER, 'i')
+  : undefined;
+runAll(filter)
+  .then((c) => {
+    console.log(`reliability: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
+    process.exit(c.failed ? 1 : 0);
+  })
+  .catch((e) => {
+    console.error(e);
+    console.log('reliability: 0 passed, 1 failed, 0 skipped');
+    process.exit(1);
+  });
