@@ -136,6 +136,9 @@ export function specFromEnv(
   overrides: Record<string, string> = {},
 ): SpecFromEnvResult {
   const env: Record<string, string> = { ...vars, ...overrides };
+  // an override (e.g. `--claw`) replaces the setting and its aliases from the file
+  for (const [name, aliases] of Object.entries(SETTING_VARIABLES))
+    if (overrides[name] !== undefined) for (const a of aliases) delete env[a];
   const problems: Problem[] = [];
   const used = new Set<string>();
 

@@ -71,6 +71,10 @@ describe('a valid spec', () => {
       overrides: { CLAW_NAME: 'carol' },
     });
     expect(spec.claw).toBe('carol');
+    const aliased = loadSpec(envText({ ...VALID_ENV, CLAW_NAME: undefined, VM_NAME: 'bob' }), {
+      overrides: { CLAW_NAME: 'carol' },
+    });
+    expect(aliased.claw).toBe('carol');
   });
 
   it('explicit open policy allows everyone', () => {
