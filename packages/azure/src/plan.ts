@@ -588,6 +588,34 @@ export async function executePlan<C>(plan: Plan<C>, options: ExecutePlanOptions<
   return { plan: plan.name, status, durationMs, steps: outcomes, results, errors, counts };
 }
 
+export interface TimelineRow {
+  id: string;
+  title: string;
+  kind: StepKind;
+  status: StepStatus;
+  attempts: number;
+  /** ms since the plan started; undefined for steps that never ran */
+  startT?: number;
+  endT?: number;
+  durationMs?: number;
+  code?: string;
+}
+
+/** One row per step, in start order (steps that never ran last): what the bench and summaries print. */
+export function planTimeline(result: PlanResult): TimelineRow[] {
+  return Object.values(result.steps)
+    .map((o) => ({
+      id: o.id,
+      title: o.title,
+      kind: o.kind,
+      status: o.status,
+      attempts: o.attempts,
+      ...(o.startT !== undefined ? { startT: o.startT, endT: o.endT, durationMs: o.durationMs } : {}),
+      ...(o.error ? { code: o.error.code } : {}),
+    }))
+    .sort((a, b) => (a.startT ?? Infinity) - (b.startT ?? Infinity));
+}
+
 // ---------------------------------------------------------------------------------------------- signals
 
 export interface ProcessSignalHandle {

@@ -4,9 +4,13 @@
  */
 import type { AzureContext } from './context';
 import { ids, names } from './ids';
+import { AzureOperationError } from './errors';
 import {
+  createSnapshot,
   deallocateVm,
   deleteVm,
+  findOsDisk,
+  getVm,
   ensureDataDisk,
   ensureVm,
   generalizeVm,
@@ -206,6 +210,12 @@ export interface CapturePlanParams {
   targetRegions?: TargetRegionSpec[];
   replicaCount?: number;
   excludeFromLatest?: boolean;
+  /**
+   * `vm` (default) captures the VM itself (OS disk and every data disk: right for a builder without one);
+   * `os-disk` snapshots the OS disk after generalize and captures that, so a claw's data disk never ends up
+   * in the image.
+   */
+  captureFrom?: 'vm' | 'os-disk';
   /** Delete the source VM after the version is replicated (a bake's builder). */
   deleteSourceVm?: boolean;
   fleet?: string;
@@ -219,6 +229,8 @@ export function capturePlan(p: CapturePlanParams): Plan<AzureContext> {
   const definition = p.definition ?? names.imageDefinition();
   const vm = { resourceGroup: p.resourceGroup, name: p.vmName, claw: p.claw };
   const ref = { resourceGroup: grg, gallery, definition, version: p.version };
+  const fromDisk = p.captureFrom === 'os-disk';
+  const snapshotName = `${p.vmName}-os-capture-${p.version.replace(/\./g, '-')}`;
   const steps: PlanStep<AzureContext>[] = [
     {
       id: 'deallocate',
@@ -260,24 +272,61 @@ export function capturePlan(p: CapturePlanParams): Plan<AzureContext> {
           { signal },
         ),
     },
+    ...(fromDisk
+      ? [
+          {
+            id: 'snapshot-os',
+            title: `snapshot the OS disk of ${p.vmName} (${snapshotName})`,
+            kind: 'write' as const,
+            dependsOn: ['generalize'],
+            resource: { type: 'Microsoft.Compute/snapshots', name: snapshotName },
+            run: async ({ context }: { context: AzureContext }, signal: AbortSignal) => {
+              const vmRes = await getVm(context, p.resourceGroup, p.vmName, { signal });
+              const osId = vmRes ? findOsDisk(vmRes)?.id : undefined;
+              if (!osId) {
+                throw new AzureOperationError({
+                  code: 'ResourceNotFound',
+                  message: `VM '${p.vmName}' has no managed OS disk to capture.`,
+                });
+              }
+              return createSnapshot(
+                context,
+                {
+                  resourceGroup: p.resourceGroup,
+                  claw: p.claw ?? p.vmName,
+                  sourceDiskId: osId,
+                  name: snapshotName,
+                  location: p.location,
+                  incremental: false,
+                  fleet: p.fleet,
+                },
+                { signal },
+              );
+            },
+          } satisfies PlanStep<AzureContext>,
+        ]
+      : []),
     {
       id: 'image-version',
-      title: `create image version ${gallery}/${definition}/${p.version} from VM ${p.vmName}`,
+      title: `create image version ${gallery}/${definition}/${p.version} from ${fromDisk ? `the OS disk of ${p.vmName}` : `VM ${p.vmName}`}`,
       kind: 'write',
-      dependsOn: ['generalize', 'image-definition'],
+      dependsOn: [fromDisk ? 'snapshot-os' : 'generalize', 'image-definition'],
       resource: { type: 'Microsoft.Compute/galleries/images/versions', name: p.version },
       details: {
+        source: fromDisk ? 'os-disk snapshot' : 'vm',
         targetRegions: (p.targetRegions ?? [{ name: p.location }]).map((r) => r.name),
         replicaCount: p.replicaCount ?? 1,
         excludeFromLatest: p.excludeFromLatest ?? false,
       },
-      run: ({ context }, signal) =>
+      run: (c, signal) =>
         createImageVersion(
-          context,
+          c.context,
           {
             ...ref,
             location: p.location,
-            source: { virtualMachineId: ids.vm(context.subscriptionId, p.resourceGroup, p.vmName) },
+            source: fromDisk
+              ? { snapshotId: c.result<EnsureResult<{ id?: string }>>('snapshot-os').resource.id! }
+              : { virtualMachineId: ids.vm(c.context.subscriptionId, p.resourceGroup, p.vmName) },
             targetRegions: p.targetRegions,
             replicaCount: p.replicaCount,
             excludeFromLatest: p.excludeFromLatest,

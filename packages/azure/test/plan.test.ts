@@ -5,6 +5,7 @@ import {
   describePlan,
   executePlan,
   PlanError,
+  planTimeline,
   retryDelay,
   validatePlan,
   type Plan,
@@ -84,6 +85,9 @@ describe('executePlan', () => {
     const earliestEnd = Math.min(...ends.map((e) => e.endT));
     expect(latestStart).toBeLessThan(earliestEnd); // all three were in flight together
     expect(events[0].type).toBe('plan-start');
+    const rows = planTimeline(res);
+    expect(rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(rows.every((r) => r.durationMs! >= 0 && r.endT! >= r.startT!)).toBe(true);
     expect(events[events.length - 1].type).toBe('plan-end');
   });
 

@@ -265,6 +265,37 @@ describe('latest while a version is still being created or replicated', () => {
     expect(progress[progress.length - 1]).toBe('Completed');
     expect((await resolveLatestImageVersion(h.ctx, ref, { region: 'norwayeast' }))?.version).toBe('3.1.0');
   });
+
+  it('capture from the OS disk only keeps a claw’s data disk out of the image', async () => {
+    const rg = 'rg-osdisk';
+    await executePlan(stampInfrastructurePlan(stampParams(rg, 'dora')), { context: h.ctx });
+    const plan = capturePlan({
+      resourceGroup: rg,
+      vmName: 'dora',
+      claw: 'dora',
+      location: LOCATION,
+      version: '4.0.0',
+      captureFrom: 'os-disk',
+    });
+    expect(describePlan(plan).json.levels).toEqual([
+      ['deallocate', 'gallery'],
+      ['generalize', 'image-definition'],
+      ['snapshot-os'],
+      ['image-version'],
+      ['replication'],
+    ]);
+    const res = await executePlan(plan, { context: h.ctx });
+    expect(res.errors).toEqual([]);
+    const v = (await getImageVersion(h.ctx, {
+      resourceGroup: rg,
+      gallery: 'clawGallery',
+      definition: 'claw-base',
+      version: '4.0.0',
+    }))!;
+    expect(v.storageProfile?.osDiskImage?.source?.id).toMatch(/snapshots\/dora-os-capture-4-0-0$/i);
+    expect(v.storageProfile?.dataDiskImages ?? []).toEqual([]);
+    expect(v.storageProfile?.source?.virtualMachineId).toBeUndefined();
+  });
 });
 
 describe('retries under 429 storms', () => {
