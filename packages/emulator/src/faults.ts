@@ -1,5 +1,14 @@
 /** Fault injection: fail, delay or reset matching requests, or make the LRO they start end Failed/Canceled. */
-export type FaultKind = 'status' | 'lroFailed' | 'lroCanceled' | 'delay' | 'reset';
+/**
+ * - `status`: answer with an HTTP error (ARM body) before anything is written;
+ * - `lroFailed` / `lroCanceled`: the async operation the request starts ends Failed / Canceled
+ *   (a synchronous write is undone and answered with an error instead);
+ * - `delay`: hold the request `delayMs`, then handle it normally;
+ * - `reset`: drop the connection before handling (nothing written);
+ * - `resetAfter`: handle the request (the write happens), then drop the connection instead of answering
+ *   (a lost response: the client must converge on re-run).
+ */
+export type FaultKind = 'status' | 'lroFailed' | 'lroCanceled' | 'delay' | 'reset' | 'resetAfter';
 
 export interface FaultMatch {
   method?: string;
@@ -120,7 +129,7 @@ export function faultFromJson(j: Record<string, unknown>): FaultSpec {
     if (typeof o.regex === 'string') return new RegExp(o.regex, o.flags ?? 'i');
     throw new Error('match.path/operation must be a string or {regex, flags?}');
   };
-  const kinds: FaultKind[] = ['status', 'lroFailed', 'lroCanceled', 'delay', 'reset'];
+  const kinds: FaultKind[] = ['status', 'lroFailed', 'lroCanceled', 'delay', 'reset', 'resetAfter'];
   if (!kinds.includes(j.kind as FaultKind)) throw new Error(`kind must be one of ${kinds.join(', ')}`);
   return {
     match: { method: m.method as string | undefined, path: re(m.path), operation: re(m.operation) },

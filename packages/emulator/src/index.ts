@@ -20,13 +20,21 @@ import { World } from './world';
 export { ArmError } from './errors';
 export { Faults, type FaultSpec, type FaultMatch, type FaultKind, type ActiveFault } from './faults';
 export { NoopGuest, type GuestBackend, type DiskSource, type SshEndpoint, type ArmResource } from './guest';
-export { LATENCY_MS, latencyMs, imageVersionDurationMs, type LatencyKind } from './latency';
+export {
+  LATENCY_MS,
+  LATENCY_BY_OPERATION,
+  latencyMs,
+  imageVersionDurationMs,
+  type LatencyKind,
+} from './latency';
 export { ARM_BUCKETS, COMPUTE_POLICIES, type ThrottlingOptions, type BucketSpec } from './throttle';
 export { World, type Resource, type AsyncOp } from './world';
 export type { RequestRecord } from './server';
 export { compareVersions } from './images';
 export { runEmulatorCli, type CliOptions } from './cli';
 export { SandboxGuest, rewritePaths, type SandboxGuestOptions } from './sandbox';
+/** Host-side library for booted Linux guests (systemd-nspawn): roots, containers, disks, networks. */
+export * as nspawn from './nspawn';
 
 export const DEFAULT_SUBSCRIPTION_ID = '00000000-0000-4000-8000-00000000c1a0';
 

@@ -55,3 +55,41 @@ export function latencyMs(kind: LatencyKind, scale: number): number {
 export function imageVersionDurationMs(regionCount: number, scale: number): number {
   return Math.round(LATENCY_MS.imageVersionPerRegion * Math.max(1, regionCount) * scale);
 }
+
+/**
+ * Which latency applies to an ARM operation (the `operation` of a request record), for benchmarks
+ * that turn a plan's operations into a critical-path bound. Image versions: see imageVersionDurationMs.
+ */
+export const LATENCY_BY_OPERATION: Record<string, LatencyKind> = {
+  'Microsoft.Resources/subscriptions/resourceGroups/write': 'resourceGroupCreate',
+  'Microsoft.Resources/subscriptions/resourceGroups/delete': 'resourceGroupDelete',
+  'Microsoft.Network/virtualNetworks/write': 'vnetCreate',
+  'Microsoft.Network/virtualNetworks/delete': 'vnetDelete',
+  'Microsoft.Network/virtualNetworks/subnets/write': 'subnetCreate',
+  'Microsoft.Network/virtualNetworks/subnets/delete': 'subnetDelete',
+  'Microsoft.Network/networkSecurityGroups/write': 'nsgCreate',
+  'Microsoft.Network/networkSecurityGroups/delete': 'nsgDelete',
+  'Microsoft.Network/networkSecurityGroups/securityRules/write': 'nsgRuleCreate',
+  'Microsoft.Network/networkSecurityGroups/securityRules/delete': 'nsgRuleDelete',
+  'Microsoft.Network/publicIPAddresses/write': 'publicIpCreate',
+  'Microsoft.Network/publicIPAddresses/delete': 'publicIpDelete',
+  'Microsoft.Network/networkInterfaces/write': 'nicCreate',
+  'Microsoft.Network/networkInterfaces/delete': 'nicDelete',
+  'Microsoft.Compute/disks/write': 'diskCreate',
+  'Microsoft.Compute/disks/delete': 'diskDelete',
+  'Microsoft.Compute/snapshots/write': 'snapshotCreate',
+  'Microsoft.Compute/snapshots/delete': 'snapshotDelete',
+  'Microsoft.Compute/virtualMachines/write': 'vmCreate',
+  'Microsoft.Compute/virtualMachines/delete': 'vmDelete',
+  'Microsoft.Compute/virtualMachines/deallocate/action': 'vmDeallocate',
+  'Microsoft.Compute/virtualMachines/powerOff/action': 'vmPowerOff',
+  'Microsoft.Compute/virtualMachines/start/action': 'vmStart',
+  'Microsoft.Compute/virtualMachines/restart/action': 'vmRestart',
+  'Microsoft.Compute/virtualMachines/generalize/action': 'vmGeneralize',
+  'Microsoft.Compute/galleries/write': 'galleryCreate',
+  'Microsoft.Compute/galleries/delete': 'galleryDelete',
+  'Microsoft.Compute/galleries/images/write': 'galleryImageCreate',
+  'Microsoft.Compute/galleries/images/delete': 'galleryImageDelete',
+  'Microsoft.Compute/galleries/images/versions/write': 'imageVersionPerRegion',
+  'Microsoft.Compute/galleries/images/versions/delete': 'imageVersionDelete',
+};

@@ -173,6 +173,7 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
   // ---- faults ----
   const fired = o.faults.take(method, url.pathname + url.search, route.operation);
   let lroFault: ActiveFault | undefined;
+  let resetAfter: ActiveFault | undefined;
   for (const f of fired) {
     record.fault = f.id;
     if (f.kind === 'delay') await sleep(f.delayMs ?? 1000);
@@ -203,7 +204,8 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
       const message = f.message ?? `Injected fault ${f.id}: ${code}.`;
       send(new HttpReply(status, { error: { code, message } }, headers), record);
       return;
-    } else lroFault = f;
+    } else if (f.kind === 'resetAfter') resetAfter = f;
+    else lroFault = f;
   }
 
   // ---- throttling ----
@@ -279,6 +281,22 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
   }
   delete reply.headers['x-emulator-op'];
   Object.assign(reply.headers, verdict.headers);
+  if (resetAfter) {
+    o.requests.push({
+      time: new Date().toISOString(),
+      method,
+      path: url.pathname,
+      url: rawUrl,
+      status: 0,
+      requestId,
+      operation: route.operation,
+      kind: route.kind,
+      poll: route.poll,
+      fault: resetAfter.id,
+    });
+    req.socket.destroy();
+    return;
+  }
   send(reply, record);
 }
 

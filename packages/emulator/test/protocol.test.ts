@@ -412,6 +412,27 @@ describe('faults', () => {
     expect(emu.requests.filter((r) => r.path.endsWith('/disks/l2') && r.fault).length).toBe(2);
   });
 
+  it('resetAfter: the write happens but the response is lost; a re-run converges', async () => {
+    emu.faults.add({ match: { method: 'PUT', path: '/disks/lost' }, kind: 'resetAfter' });
+    const once = clients(emu, { maxRetries: 0 });
+    await expect(
+      once.compute.disks.createOrUpdate(
+        'proto',
+        'lost',
+        { location: LOC, diskSizeGB: 1, creationData: { createOption: 'Empty' } },
+        fast,
+      ),
+    ).rejects.toThrow();
+    expect((await c.compute.disks.get('proto', 'lost')).name).toBe('lost');
+    const again = await c.compute.disks.createOrUpdate(
+      'proto',
+      'lost',
+      { location: LOC, diskSizeGB: 1, creationData: { createOption: 'Empty' } },
+      fast,
+    );
+    expect(again.provisioningState).toBe('Succeeded');
+  });
+
   it('the HTTP control endpoint adds, lists and clears faults for out-of-process clients', async () => {
     const add = await raw(emu, 'POST', '/_emulator/faults', {
       match: { method: 'GET', path: { regex: '/disks/l3\\?' } },
