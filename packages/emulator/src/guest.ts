@@ -25,7 +25,10 @@ export interface DiskSource {
 /** What a guest backend may read of the emulated world (the World class satisfies it). */
 export interface GuestWorld {
   get(id: string): { id: string; type: string; body: ArmResource; meta: ArmResource } | undefined;
-  list(type: string, under?: string): Array<{ id: string; type: string; body: ArmResource; meta: ArmResource }>;
+  list(
+    type: string,
+    under?: string,
+  ): Array<{ id: string; type: string; body: ArmResource; meta: ArmResource }>;
 }
 
 export interface SshEndpoint {

@@ -599,7 +599,10 @@ registerType({
       );
     }
     const version = p.publicIPAddressVersion ?? 'IPv4';
-    const ip = existing?.body.properties.ipAddress ?? ctx.world.guest.allocatePublicIp?.(id) ?? ctx.world.nextPublicIp();
+    const ip =
+      existing?.body.properties.ipAddress ??
+      ctx.world.guest.allocatePublicIp?.(id) ??
+      ctx.world.nextPublicIp();
     const body: Json = {
       name: existing?.body.name ?? name,
       id,
