@@ -425,11 +425,12 @@ describe('real token-bucket throttling', () => {
   });
 
   it('Compute’s per-VM update bucket answers 429 OperationNotAllowed; updates still converge', async () => {
-    // real Compute bucket sizes (12 per VM), refill sped up 60x: 4 tokens/s instead of 4/min
-    h = await startHarness({ throttling: { timeScale: 60 }, retry: { maxRetries: 0 } });
+    // real Compute bucket sizes (12 per VM), refill sped up 30x: 2 tokens/s instead of 4/min, so 18 chained
+    // updates drain it unless each one took more than ~160 ms
+    h = await startHarness({ throttling: { timeScale: 30 }, retry: { maxRetries: 0 } });
     await executePlan(stampInfrastructurePlan(stampParams('rg-cthr', 'gina')), { context: h.ctx });
     h.resetRequests();
-    const steps = Array.from({ length: 16 }, (_, i) => ({
+    const steps = Array.from({ length: 18 }, (_, i) => ({
       id: `u${i}`,
       title: `tag ${i}`,
       kind: 'write' as const,
@@ -453,7 +454,7 @@ describe('real token-bucket throttling', () => {
     const retry = events.find((e) => e.type === 'step-retry') as Extract<PlanEvent, { type: 'step-retry' }>;
     expect(retry.code).toBe('OperationNotAllowed');
     expect(retry.message).toMatch(/too many requests/);
-    expect((await getVm(h.ctx, 'rg-cthr', 'gina'))?.tags?.counter).toBe('15');
+    expect((await getVm(h.ctx, 'rg-cthr', 'gina'))?.tags?.counter).toBe('17');
   });
 });
 
