@@ -275,6 +275,11 @@ stub() { # host port mode: start a listener and wait until it listens
   [[ "$(detail_of disk.fstab)" == *nofail* ]]
   [ "$(status_of services.failed-units)" = fail ]
   [[ "$(detail_of services.failed-units)" == *foo.service* ]]
+  [ "$(status_of boot.last-run)" = pass ]
+  sed -i 's/^boot_id=.*/boot_id=00000000-0000-0000-0000-000000000000/' "$R/var/lib/claw/last-boot"
+  verify_json
+  [ "$(status_of boot.last-run)" = fail ]
+  [[ "$(detail_of boot.last-run)" == *"earlier boot"* ]]
 }
 
 @test "verify binaries group: a missing binary fails (whatever this host lacks)" {
