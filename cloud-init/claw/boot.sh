@@ -573,9 +573,11 @@ main() {
 
   run_step disk $((CLAW_DISK_WAIT + 300)) || { failed+=(disk); disk_ok=0; }
   if ((disk_ok)); then
-    for s in seed secrets links ownership vnc approvals; do
+    for s in seed secrets links ownership vnc; do
       run_step "$s" 120 || failed+=("$s")
     done
+    # `openclaw approvals set` starts the whole CLI: ~5 s idle, close to a minute on a loaded VM
+    run_step approvals 300 || failed+=(approvals)
   else
     claw_log "data disk unavailable: skipping seed, secrets, links, ownership, vnc, approvals, tailscale, migrations"
   fi
