@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SandboxGuest, rewritePaths, startEmulator, type Emulator } from '@openclawps/emulator';
 import { connectSsh, generateEd25519KeyPair, type SshSession } from '@openclawps/guest';
+import { renderFullCloudInit } from '@openclawps/templates';
 import { clients, fast, LOC, stampNetwork, vmParams, type Clients } from './clients';
 
 const key = generateEd25519KeyPair({ comment: 'sandbox-test' });
@@ -302,6 +303,55 @@ describe('sandbox guest through the emulator', () => {
     expect((await bs.exec('cat /etc/hostname; test -d /mnt/claw-data/workspace && echo seeded')).stdout).toBe(
       'bob\nseeded\n',
     );
+  });
+});
+
+describe('sandbox guest: a bake builder from stock Ubuntu with the full cloud-init', () => {
+  it('installs the payload with the real install.sh (payload only) and does not run claw-boot', async () => {
+    const guest = new SandboxGuest();
+    const emu = await startEmulator({ latencyScale: 0, guest });
+    try {
+      const c = clients(emu);
+      const net = await stampNetwork(c, 'rg1', 'builder');
+      const vm = await c.compute.virtualMachines.beginCreateOrUpdateAndWait(
+        'rg1',
+        'builder',
+        vmParams(net.nic.id!, {
+          osProfile: {
+            computerName: 'builder',
+            adminUsername: 'azureuser',
+            customData: b64(renderFullCloudInit({ profile: 'minimal' })),
+            linuxConfiguration: {
+              disablePasswordAuthentication: true,
+              ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
+            },
+          },
+        }) as never,
+        fast,
+      );
+      const root = guest.diskDir(vm.storageProfile!.osDisk!.managedDisk!.id!);
+      const log = readFileSync(path.join(root, 'var/log/cloud-init-output.log'), 'utf8');
+      expect(log).toMatch(/install\.sh --payload-only --profile minimal: exit 0/);
+      expect(JSON.parse(readFileSync(path.join(root, 'opt/claw/image.json'), 'utf8'))).toMatchObject({
+        profile: 'minimal',
+        distro: 'ubuntu:24.04',
+      });
+      expect(existsSync(path.join(root, 'etc/sandbox-systemd/claw-boot.service.enabled'))).toBe(true);
+      expect(existsSync(path.join(root, 'var/log/claw-boot.log'))).toBe(false);
+      const s = await connectSsh({
+        host: net.pip.ipAddress!,
+        port: emu.sshPort,
+        username: 'azureuser',
+        privateKey: key.privateKey,
+      });
+      const st = await s.exec(
+        'sudo -n timeout 60 cloud-init status --wait --long; systemctl is-enabled claw-boot.service',
+      );
+      s.close();
+      expect(st.stdout).toBe('status: done\nenabled\n');
+    } finally {
+      await emu.close();
+    }
   });
 });
 

@@ -7,10 +7,12 @@
  * - `users`: `default` is the Azure admin user; other entries get a home and their
  *   `ssh_authorized_keys` in `~/.ssh/authorized_keys`.
  * - `runcmd` (string or argv entries, `env K=V … cmd` unwrapped), mapped as follows:
- *     `/opt/claw/install.sh [--profile P]` -> the sandbox install: the repository payload
- *        (`cloud-init/claw`) copied into `<root>/opt/claw` for every file write_files did not
- *        deliver, `image.json` written when absent ({version: $CLAW_IMAGE_VERSION or 0.0.0, profile,
- *        distro}), claw-boot + the claw units enabled in the service recorder, the admin home created;
+ *     `/opt/claw/install.sh ARGS` -> the REAL `<root>/opt/claw/install.sh --payload-only ARGS`
+ *        (no packages, no network: payload, units enabled through the service recorder, image.json)
+ *        with CLAW_ROOT=<root>; when write_files did not deliver it (or it fails), the sandbox
+ *        install: the repository payload (`cloud-init/claw`) copied into `<root>/opt/claw`,
+ *        `image.json` written when absent, units enabled, the admin home created. `--start` then
+ *        starts claw-boot.service (which runs boot.sh);
  *     `systemctl …`, `cloud-init …`, `mkdir`, `chmod`, `chown`, `chgrp`, `ln`, `touch`, `echo`,
  *        `printf`, `true`, `cp`, `mv` -> run with bash, paths rewritten into the root (rewrite.ts);
  *     anything else (apt-get, curl, reboot, …) -> not run, logged to /var/log/cloud-init-output.log.
@@ -239,8 +241,29 @@ export async function applyFinalStage(cfg: Record<string, unknown>, ctx: CloudIn
       }
       const prog = argv[0] ?? '';
       if (prog === '/opt/claw/install.sh' || prog.endsWith('/opt/claw/install.sh')) {
-        sandboxInstall(argv.slice(1), env, ctx);
-        log(ctx.root, `runcmd: ${prog} -> sandbox install (payload copied, image.json, claw-boot enabled)`);
+        const args = argv.slice(1);
+        const start = args.includes('--start');
+        const rest = args.filter((a) => a !== '--start' && a !== '--payload-only');
+        const real = path.join(ctx.root, 'opt/claw/install.sh');
+        if (existsSync(real)) {
+          const r = await run('bash', [real, '--payload-only', ...rest], ctx, env);
+          log(
+            ctx.root,
+            `runcmd: ${argv.join(' ')} -> ${real.slice(ctx.root.length)} --payload-only ${rest.join(' ')}: exit ${r.code}`,
+          );
+          appendFileSync(path.join(ctx.root, 'var/log/cloud-init-output.log'), r.out);
+          if (r.code !== 0) sandboxInstall(rest, env, ctx);
+        } else {
+          sandboxInstall(rest, env, ctx);
+          log(
+            ctx.root,
+            `runcmd: ${argv.join(' ')} -> sandbox install (payload copied from the repository, image.json, units enabled)`,
+          );
+        }
+        if (start) {
+          const r = await run('systemctl', ['start', 'claw-boot.service'], ctx);
+          log(ctx.root, `runcmd: --start -> systemctl start claw-boot.service: exit ${r.code}`);
+        }
         continue;
       }
       const base = path.posix.basename(prog);
