@@ -66,6 +66,10 @@ describe('plans against the emulator (latency on)', () => {
     expect(json.levels).toEqual([['resource-group'], ['network', 'public-ip', 'data-disk'], ['nic'], ['vm']]);
     expect(text).not.toMatch(/Sup3r-secret-pw|TELEGRAM_BOT_TOKEN|123:abc/);
     expect(JSON.stringify(json)).not.toMatch(/Sup3r-secret-pw|TELEGRAM_BOT_TOKEN/);
+    expect(json.steps.find((s) => s.id === 'vm')?.details).toMatchObject({
+      authentication: 'ssh key + admin password',
+      cloudInitBytes: Buffer.byteLength(stampParams('rg-stamp', 'alice').customData!),
+    });
 
     const events: PlanEvent[] = [];
     const res = await executePlan(plan, { context: h.ctx, concurrency: 4, onEvent: (e) => events.push(e) });
