@@ -11,7 +11,11 @@ const server =
         const ok = mode === 'ready';
         if (req.url === '/readyz') {
           res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(ok ? { ready: true, failing: [] } : { ready: false, failing: ['channel:telegram'] }));
+          res.end(
+            JSON.stringify(
+              ok ? { ready: true, failing: [] } : { ready: false, failing: ['channel:telegram'] },
+            ),
+          );
         } else {
           res.writeHead(404);
           res.end();
