@@ -5,6 +5,7 @@
 //   - a deliberately broken config is rejected (the check can fail)
 //   - `openclaw approvals set --file` loads the generated exec-approvals document; `approvals get --json` shows
 //     the effective policy full/off under the generated config
+//   - `openclaw secrets audit`: the env SecretRefs resolve from the claw's .env
 //   - the committed pruned schema snapshot matches `openclaw config schema`
 // Last line: "conformance: N passed, M failed, K skipped".
 const fs = require('node:fs');
@@ -135,6 +136,28 @@ for (const name of ['xai-allowlist', 'xai-open']) {
     return { detail: 'stored in SQLite state; effective security=full ask=off' };
   });
 }
+
+test('secrets audit: the SecretRefs resolve from the claw .env (and do not without it)', () => {
+  if (skip) return { skip };
+  const spec = sampleSpec('xai-allowlist');
+  const { files } = renderClawFiles(spec);
+  const audit = (home) => {
+    const r = openclaw(['secrets', 'audit', '--check', '--json'], { home });
+    const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+    return j.summary;
+  };
+  const withEnv = audit(clawHome(spec, files));
+  if (withEnv.unresolvedRefCount !== 0)
+    throw new Error(`unresolved refs with the claw .env: ${JSON.stringify(withEnv)}`);
+  const bare = tempHome('conformance-');
+  fs.writeFileSync(path.join(bare, '.openclaw', 'openclaw.json'), files['openclaw.json']);
+  const without = audit(bare);
+  if (!(without.unresolvedRefCount > 0))
+    throw new Error(`refs resolved without any .env: ${JSON.stringify(without)}`);
+  return {
+    detail: `0 unresolved with .env, ${without.unresolvedRefCount} without; no secret inlined in openclaw.json`,
+  };
+});
 
 test('committed schema snapshot matches `openclaw config schema` (pruned)', () => {
   if (skip) return { skip };
