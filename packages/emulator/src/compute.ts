@@ -1033,6 +1033,7 @@ function prepareCreateStorage(
       requested.push({ lun: ddi.lun, createOption: 'FromImage' });
   }
   const dd = prepareDataDisks(world, ctx, vmId, vmName, location, requested, [], image);
+  checkDataDiskCount(ctx.body.properties?.hardwareProfile?.vmSize ?? '', dd.disks);
   const imageReference = sp.imageReference
     ? sp.imageReference.id
       ? { id: sp.imageReference.id, ...(image?.exactVersion ? { exactVersion: image.exactVersion } : {}) }
@@ -1056,6 +1057,25 @@ function prepareCreateStorage(
     image,
     osType,
   };
+}
+
+/** Max data disks of a size: 2 per vCPU (the vCPU count is the number in the size name), at least 2, at most 64. */
+export function maxDataDisks(vmSize: string): number {
+  const m = /^(?:Standard|Basic)_[A-Za-z]+?(\d+)/i.exec(vmSize);
+  const vcpu = m ? Number(m[1]) : 2;
+  return Math.max(2, Math.min(64, vcpu * 2));
+}
+
+function checkDataDiskCount(vmSize: string, disks: Json[]) {
+  const n = disks.filter((d) => !d.toBeDetached).length;
+  const max = maxDataDisks(vmSize);
+  if (n > max) {
+    throw conflict(
+      'OperationNotAllowed',
+      `The maximum number of data disks allowed to be attached to a VM of this size is ${max}.`,
+      'dataDisks',
+    );
+  }
 }
 
 function prepareNics(world: World, vmId: string, location: string, np: Json): Json {
@@ -1459,6 +1479,7 @@ function updateVm(ctx: Ctx, vm: Resource, next: Json, isPatch: boolean): Reply {
     sp.dataDisks ?? prevData,
     prevData,
   );
+  checkDataDiskCount(p.hardwareProfile?.vmSize ?? cur.hardwareProfile?.vmSize ?? '', dd.disks);
   const keptIds = new Set(
     dd.disks.filter((d) => !d.toBeDetached).map((d) => String(d.managedDisk?.id).toLowerCase()),
   );

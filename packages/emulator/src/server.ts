@@ -641,6 +641,9 @@ function resolve(o: ServerOptions, method: string, url: URL, base: string, body:
             'NotFound',
             `The action '${tail}' is not supported on resource type '${type}' by this emulator.`,
           );
+        if (existing?.meta?.deleting && type === 'Microsoft.Compute/virtualMachines' && method === 'POST') {
+          throw markedForDeletion(tail!, existing.body.name);
+        }
         if (!existing || existing.meta?.deleting)
           throw h.notFound?.(ctx) ?? resourceNotFound(type, ctx.names[ctx.names.length - 1], rgName);
         return toHttp(o, ctx, await a.run(ctx, existing), base);
@@ -679,7 +682,8 @@ async function dispatchItem(
   switch (method) {
     case 'GET':
     case 'HEAD': {
-      if (gone) {
+      // a resource being deleted still answers GET (provisioningState Deleting) until the delete finishes
+      if (!existing) {
         if (method === 'HEAD') return new HttpReply(404);
         throw h.notFound?.(ctx) ?? resourceNotFound(h.type, ctx.names[ctx.names.length - 1], ctx.rg);
       }
@@ -695,13 +699,20 @@ async function dispatchItem(
         );
       }
       if (existing?.meta?.deleting)
-        throw new ArmError(409, 'Conflict', `The resource '${existing.id}' is being deleted.`);
+        throw existing.type === 'Microsoft.Compute/virtualMachines'
+          ? markedForDeletion('Update VM', existing.body.name)
+          : new ArmError(409, 'Conflict', `The resource '${existing.id}' is being deleted.`);
       return toHttp(o, ctx, await h.put(ctx, gone ? undefined : existing), base);
     }
     case 'PATCH': {
       if (!h.patch) throw methodNotAllowed(method);
-      if (gone) throw h.notFound?.(ctx) ?? resourceNotFound(h.type, ctx.names[ctx.names.length - 1], ctx.rg);
-      return toHttp(o, ctx, await h.patch(ctx, existing!), base);
+      if (!existing)
+        throw h.notFound?.(ctx) ?? resourceNotFound(h.type, ctx.names[ctx.names.length - 1], ctx.rg);
+      if (existing.meta?.deleting)
+        throw existing.type === 'Microsoft.Compute/virtualMachines'
+          ? markedForDeletion('Update VM', existing.body.name)
+          : new ArmError(409, 'Conflict', `The resource '${existing.id}' is being deleted.`);
+      return toHttp(o, ctx, await h.patch(ctx, existing), base);
     }
     case 'DELETE': {
       if (!h.delete) throw methodNotAllowed(method);
@@ -847,7 +858,7 @@ function listReply(o: ServerOptions, items: Resource[], url: URL, base: string, 
   const skip = Number(getParam(q, '$skiptoken') ?? '0') || 0;
   const top = Number(getParam(q, '$top') ?? '0') || 0;
   const size = top > 0 ? Math.min(top, o.pageSize) : o.pageSize;
-  const live = items.filter((x) => !x.meta?.deleting || x.type === 'Microsoft.Resources/resourceGroups');
+  const live = items;
   const sorted = live.sort((a, b) => a.id.toLowerCase().localeCompare(b.id.toLowerCase()));
   const page = sorted.slice(skip, skip + size);
   const value = page.map((x) => {
@@ -915,6 +926,14 @@ export function resourceNotFound(type: string, name: string, rg: string): ArmErr
   return notFound(
     'ResourceNotFound',
     `The Resource '${type}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+  );
+}
+
+function markedForDeletion(op: string, vm: string): ArmError {
+  return new ArmError(
+    409,
+    'OperationNotAllowed',
+    `Operation '${op}' is not allowed on VM '${vm}' since the VM is marked for deletion. You can only retry the Delete operation (or wait for an ongoing one to complete).`,
   );
 }
 

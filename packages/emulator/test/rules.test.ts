@@ -131,6 +131,32 @@ describe('disks and attachment', () => {
     expect(e.message).toContain('A disk at LUN 0 already exists.');
   });
 
+  it('more data disks than the size allows: OperationNotAllowed', async () => {
+    const e = await code(
+      c.compute.virtualMachines.createOrUpdate(
+        'rules',
+        'b',
+        vmParams(nicB, {
+          hardwareProfile: { vmSize: 'Standard_B1s' },
+          storageProfile: {
+            imageReference: {
+              publisher: 'Canonical',
+              offer: 'ubuntu-24_04-lts',
+              sku: 'server',
+              version: 'latest',
+            },
+            dataDisks: [0, 1, 2].map((lun) => ({ lun, createOption: 'Empty', diskSizeGB: 4 })),
+          },
+        }) as never,
+        fast,
+      ),
+    );
+    expect(e.code).toBe('OperationNotAllowed');
+    expect(e.message).toBe(
+      'The maximum number of data disks allowed to be attached to a VM of this size is 2.',
+    );
+  });
+
   it('resizing a disk attached to a running VM: Conflict; shrinking: BadRequest', async () => {
     expect((await code(c.compute.disks.update('rules', 'a-data', { diskSizeGB: 64 }, fast))).code).toBe(
       'Conflict',
@@ -387,6 +413,28 @@ describe('VM state rules', () => {
       ),
     );
     expect(e.code).toBe('PropertyChangeNotAllowed');
+  });
+});
+
+describe('a VM marked for deletion', () => {
+  it('refuses actions and updates with OperationNotAllowed until the delete finishes', async () => {
+    const slow = await startEmulator({ latencyScale: 0.01 });
+    try {
+      const s = clients(slow, { maxRetries: 0 });
+      const { nic } = await stampNetwork(s, 'del', 'm');
+      await s.compute.virtualMachines.createOrUpdate('del', 'm', vmParams(nic.id!) as never, {
+        updateIntervalInMs: 20,
+      });
+      const deleting = s.compute.virtualMachines.delete('del', 'm', { updateIntervalInMs: 20 });
+      while (!slow.requests.some((r) => r.method === 'DELETE')) await new Promise((r) => setTimeout(r, 5));
+      const e = await code(s.compute.virtualMachines.start('del', 'm', fast));
+      expect(e.code).toBe('OperationNotAllowed');
+      expect(e.message).toContain('since the VM is marked for deletion');
+      expect((await s.compute.virtualMachines.get('del', 'm')).provisioningState).toBe('Deleting');
+      await deleting;
+    } finally {
+      await slow.close();
+    }
   });
 });
 
