@@ -355,6 +355,45 @@ describe('sandbox guest: a bake builder from stock Ubuntu with the full cloud-in
   });
 });
 
+describe('sandbox guest: admin password', () => {
+  it('accepts the osProfile admin password when password authentication is enabled, refuses a wrong one', async () => {
+    const guest = new SandboxGuest();
+    const emu = await startEmulator({ latencyScale: 0, guest });
+    const password = 'Sandbox-Passw0rd!x';
+    try {
+      const c = clients(emu);
+      const net = await stampNetwork(c, 'rg1', 'dave');
+      const vm = await c.compute.virtualMachines.beginCreateOrUpdateAndWait(
+        'rg1',
+        'dave',
+        vmParams(net.nic.id!, {
+          osProfile: {
+            computerName: 'dave',
+            adminUsername: 'azureuser',
+            adminPassword: password,
+            linuxConfiguration: { disablePasswordAuthentication: false },
+          },
+        }) as never,
+        fast,
+      );
+      const root = guest.diskDir(vm.storageProfile!.osDisk!.managedDisk!.id!);
+      expect(readFileSync(path.join(root, 'etc/sandbox-shadow'), 'utf8')).not.toContain(password);
+      const host = net.pip.ipAddress!;
+      const s = await connectSsh({ host, port: emu.sshPort, username: 'azureuser', password });
+      expect((await s.exec('echo "$USER $HOME"')).stdout).toBe(`azureuser ${root}/home/azureuser\n`);
+      s.close();
+      await expect(
+        connectSsh({ host, port: emu.sshPort, username: 'azureuser', password: 'Wrong-Passw0rd!x' }),
+      ).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+      await expect(
+        connectSsh({ host, port: emu.sshPort, username: 'azureuser', privateKey: key.privateKey }),
+      ).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    } finally {
+      await emu.close();
+    }
+  });
+});
+
 describe('sandbox guest with a persisted world', () => {
   it('a restarted emulator finds the same disks, addresses, SSH port and host key', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
