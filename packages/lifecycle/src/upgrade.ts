@@ -677,6 +677,15 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     downEnd = Date.now();
     rollbackReason ??= m.reason ?? 'a previous run rolled back';
     phases.enter('rollback-cleanup');
+    await cleanup(ctx, {
+      rg,
+      claw,
+      keepOsDisks: o.keepOsDisks,
+      snapshotRetention: Math.max(1, o.snapshotRetention),
+      currentOs: state.oldOs,
+      signal,
+      reporter,
+    });
     await writeDiskTags(clearedUpgradeTags(obs.disk?.tags));
     phases.close();
     return result(true);
