@@ -220,6 +220,35 @@ describe('sandbox guest through the emulator', () => {
     expect((await s.exec('cat ~/workspace/marker.txt')).stdout).toBe('remember me\n');
   });
 
+  it('copies disk content into snapshots and disks made from them', async () => {
+    const snap = await c.compute.snapshots.beginCreateOrUpdateAndWait(
+      'rg1',
+      'alice-data-snap',
+      {
+        location: LOC,
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: dataDiskId },
+      },
+      fast,
+    );
+    expect(readFileSync(path.join(guest.snapshotDir(snap.id!), 'workspace/marker.txt'), 'utf8')).toBe(
+      'remember me\n',
+    );
+    const restored = await c.compute.disks.beginCreateOrUpdateAndWait(
+      'rg1',
+      'alice-data-restored',
+      { location: LOC, creationData: { createOption: 'Copy', sourceResourceId: snap.id } },
+      fast,
+    );
+    expect(readFileSync(path.join(guest.diskDir(restored.id!), 'workspace/marker.txt'), 'utf8')).toBe(
+      'remember me\n',
+    );
+    await c.compute.disks.beginDeleteAndWait('rg1', 'alice-data-restored', fast);
+    await c.compute.snapshots.beginDeleteAndWait('rg1', 'alice-data-snap', fast);
+    expect(existsSync(guest.diskDir(restored.id!))).toBe(false);
+    expect(existsSync(guest.snapshotDir(snap.id!))).toBe(false);
+  });
+
   it('captures a generalized VM into an image version and boots a VM from it', async () => {
     const root = await osRoot('alice');
     const s = await ssh();
