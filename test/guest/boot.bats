@@ -190,3 +190,24 @@ teardown() { rm -rf "$R"; }
   [ "$(cat "$FAKE_SYSTEMD_DIR/openclaw-gateway.service.state")" = active ]
   grep -qx 'failed=services' "$R/var/lib/claw/last-boot"
 }
+
+@test "start-claude.sh: one tmux session 'claude' in ~/workspace running claude remote-control, idempotent" {
+  command -v tmux >/dev/null || skip "needs tmux"
+  boot
+  bin="$R/fakebin"
+  mkdir -p "$bin"
+  # a stand-in for the Claude Code CLI (not installed here): records its arguments and stays up
+  printf '#!/bin/bash\necho "$*" >>"%s/claude-args"\nexec sleep 300\n' "$R" >"$bin/claude"
+  chmod +x "$bin/claude"
+  export TMUX_TMPDIR="$R/tmp" HOME="$R/home/azureuser"
+  PATH="$bin:$PATH" run "$R/opt/claw/start-claude.sh"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  PATH="$bin:$PATH" run "$R/opt/claw/start-claude.sh"
+  [[ "$output" == *"tmux session claude already running"* ]]
+  [ "$(tmux list-sessions -F '#S' | grep -cx claude)" -eq 1 ]
+  [ "$(tmux display-message -p -t claude '#{pane_current_path}')" = "$(readlink -f "$R/home/azureuser/workspace")" ]
+  for i in $(seq 1 50); do [ -s "$R/claude-args" ] && break; sleep 0.1; done
+  [ "$(cat "$R/claude-args")" = "remote-control --name $(hostname)" ]
+  tmux kill-server
+}
