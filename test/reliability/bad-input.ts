@@ -38,7 +38,7 @@ export const CASES: Case[] = [
     name: '.env line without =',
     action: 'stamp',
     envAppend: 'THIS IS NOT AN ENV LINE',
-    field: /line \d+|THIS IS NOT/i,
+    field: /\.env:\d+|line \d+/,
   },
   {
     name: '.env unterminated quote',
@@ -51,7 +51,7 @@ export const CASES: Case[] = [
     name: '.env command substitution as a line',
     action: 'stamp',
     envAppend: '$(touch /tmp/pwned)',
-    field: /line \d+|\$\(touch/,
+    field: /\.env:\d+|line \d+/,
   },
   {
     name: '.env typo of a known variable',

@@ -7,6 +7,7 @@ import './concurrency';
 import './faults';
 import './crash';
 import './bad-input';
+import './secrets';
 
 import { runAll } from './lib/runner';
 
