@@ -220,6 +220,10 @@ export async function stamp(o: StampOptions): Promise<StampResult> {
     version = vmImageVersion(existing.vm) ?? 'unknown';
     image = { type: 'gallery', id: existing.vm.storageProfile?.imageReference?.id ?? '(existing)' };
     reporter.info(`VM ${n.vm} exists (image ${version}): converging, not recreating`);
+    if (spec.azure.imageVersion && spec.azure.imageVersion !== version)
+      reporter.warn(
+        `IMAGE_VERSION=${spec.azure.imageVersion} is ignored: ${n.vm} already runs ${version}; use upgrade to move it`,
+      );
   } else if (o.source === 'ubuntu') {
     image = UBUNTU_2404;
     version = 'ubuntu-24.04';

@@ -193,3 +193,29 @@ test('two concurrent upgrades of one claw: exactly one proceeds', async () => {
   expect(err.message).toMatch(/someone-else/);
   expect(writesSince(w.emu, from)).toEqual([]);
 });
+
+test('dry run lists the phases and writes nothing; a new .env rotates the secrets on the data disk', async () => {
+  const s = await stampClaw('erin', '1.0.0');
+  const from = w.emu.requests.length;
+  const dry = up('erin', '1.1.0', { dryRun: true });
+  const plan = await upgrade(dry);
+  expect(plan.changed).toBe(false);
+  const text = (dry.reporter as ReturnType<typeof reporter>).lines.join('\n');
+  expect(text).toMatch(/Upgrade plan erin: 1\.0\.0 -> 1\.1\.0/);
+  expect(text).toMatch(/deallocate \[downtime\]/);
+  expect(writesSince(w.emu, from)).toEqual([]);
+
+  const rotated = 'xai-Rotated9LrT0pWk2sYbN8cHdJf6gAeUm1Xo';
+  const o = up('erin', '1.1.0', { envText: clawEnv('erin', { XAI_API_KEY: rotated }) });
+  const r = await upgrade(o);
+  expect(r).toMatchObject({ version: '1.1.0', rolledBack: false, healthy: true });
+  expect(
+    await sshRun(
+      w,
+      s.publicIp,
+      'sudo -n cat /mnt/claw-data/openclaw/.env || cat /mnt/claw-data/openclaw/.env',
+    ),
+  ).toContain(rotated);
+  expect((o.reporter as ReturnType<typeof reporter>).lines.join('\n')).not.toContain(rotated);
+  expect(renderUpgradeSummary(r)).not.toContain(rotated);
+});
