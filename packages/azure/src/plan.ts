@@ -124,14 +124,22 @@ export function planLevels(plan: Plan<unknown>): string[][] {
 
 const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|private|customdata|credential|authorization/i;
 
-/** Deep copy with secret-looking keys masked and long strings shortened. */
+/** Deep copy with values under secret-looking keys masked (strings, objects) and long strings shortened. */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6) return '…';
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && v !== '' ? '***' : redact(v, depth + 1);
+      // numbers and booleans under a secret-looking key are facts about a secret (a size, a flag), kept
+      const masked =
+        SECRET_KEY.test(k) &&
+        v !== undefined &&
+        v !== null &&
+        v !== '' &&
+        typeof v !== 'number' &&
+        typeof v !== 'boolean';
+      out[k] = masked ? '***' : redact(v, depth + 1);
     }
     return out;
   }

@@ -164,9 +164,8 @@ export function stampInfrastructurePlan(p: StampPlanParams): Plan<AzureContext> 
             : `${p.image.publisher}:${p.image.offer}:${p.image.sku}:${p.image.version ?? 'latest'}`,
         adminUsername: p.adminUsername,
         sshKeys: p.sshPublicKeys.length,
-        // (key names avoid the redactor's secret patterns: these are facts about secrets, not secrets)
-        authentication: p.adminPassword ? 'ssh key + admin password' : 'ssh key only',
-        cloudInitBytes: p.customData !== undefined ? Buffer.byteLength(p.customData) : 0,
+        passwordAuth: !!p.adminPassword,
+        customDataBytes: p.customData !== undefined ? Buffer.byteLength(p.customData) : 0,
         securityType: 'TrustedLaunch',
         deleteOptions: { osDisk: p.osDiskDeleteOption ?? 'Delete', dataDisk: 'Detach', nic: 'Detach' },
       },

@@ -317,6 +317,8 @@ describe('validatePlan / describePlan', () => {
             adminUsername: 'azureuser',
             adminPassword: 'hunter2',
             customData: 'c2VjcmV0',
+            customDataBytes: 8,
+            passwordAuth: true,
             size: 'B2s',
           },
         }),
@@ -333,6 +335,8 @@ describe('validatePlan / describePlan', () => {
       adminUsername: 'azureuser',
       adminPassword: '***',
       customData: '***',
+      customDataBytes: 8,
+      passwordAuth: true,
       size: 'B2s',
     });
   });

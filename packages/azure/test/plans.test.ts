@@ -67,8 +67,8 @@ describe('plans against the emulator (latency on)', () => {
     expect(text).not.toMatch(/Sup3r-secret-pw|TELEGRAM_BOT_TOKEN|123:abc/);
     expect(JSON.stringify(json)).not.toMatch(/Sup3r-secret-pw|TELEGRAM_BOT_TOKEN/);
     expect(json.steps.find((s) => s.id === 'vm')?.details).toMatchObject({
-      authentication: 'ssh key + admin password',
-      cloudInitBytes: Buffer.byteLength(stampParams('rg-stamp', 'alice').customData!),
+      passwordAuth: true,
+      customDataBytes: Buffer.byteLength(stampParams('rg-stamp', 'alice').customData!),
     });
 
     const events: PlanEvent[] = [];
