@@ -230,7 +230,7 @@ export function renderFullCloudInit(specOrOptions: ClawSpec | FullOptions = {}):
     {
       payload,
       versionsEnv: formatEnv(installEnv, 'pinned versions for /opt/claw/install.sh (written by openclawps)'),
-      clawFiles: claw,
+      clawFiles: claw.map((c) => ({ ...c, gz: gzipSync(Buffer.from(c.content, 'utf8'), { level: 9 }) })),
       install: { env: installEnv.map(([k, v]) => `${k}=${v}`), args },
     },
     'cloud-init.yaml.hbs',

@@ -178,6 +178,9 @@ describe('full cloud-init (builder / scratch)', () => {
     const doc = renderFullCloudInit(spec);
     const f = files(doc);
     expect(f.get('/etc/claw/claw.env')?.permissions).toBe('0600');
+    expect(f.get('/etc/claw/claw.env')?.encoding).toBe('gz+b64');
+    expect(parseEnv(f.get('/etc/claw/claw.env')!.text).values.CLAW_NAME).toBe('alice');
+    for (const sv of secretValues(spec)) expect(doc).not.toContain(sv);
     const run = YAML.parse(doc).runcmd;
     expect(run).toHaveLength(1);
     expect(run[0].slice(-3)).toEqual(['--profile', 'minimal', '--start']);
