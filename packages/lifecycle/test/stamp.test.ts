@@ -166,3 +166,30 @@ test('dry run prints the plan without secrets and writes nothing', async () => {
   for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
   expect(writesSince(w.emu, from)).toEqual([]);
 });
+
+test('lifecycle verify: by claw name (Azure lookup) healthy, then failing checks become annotations', async () => {
+  const { verify } = await import('@openclawps/lifecycle');
+  const base = {
+    clawName: 'dave',
+    resourceGroup: RG,
+    azure: w.azure,
+    port: w.sshPort,
+    username: 'azureuser',
+    privateKey: w.key.privateKey,
+    timeoutMs: 60_000,
+    reporter: reporter(),
+  };
+  const ok = await verify(base);
+  expect(ok).toMatchObject({ healthy: true, failedChecks: [], annotations: [] });
+  expect(ok.report.claw).toBe('dave');
+  expect(ok.markdown).toMatch(/Verify `dave`: HEALTHY/);
+  const facts = await clawFacts(w, 'dave');
+  await sshRun(w, facts.ip!, 'rm -f /mnt/claw-data/.claw-initialized');
+  const bad = await verify({ ...base, clawName: undefined, host: facts.ip });
+  expect(bad.healthy).toBe(false);
+  expect(bad.failedChecks).toContain('disk.initialized');
+  expect(bad.annotations.map((a) => a.title).join('\n')).toMatch(/disk failed/);
+  expect(bad.markdown).toMatch(/UNHEALTHY/);
+  const err = await verify({ ...base, clawName: 'nobody' }).catch((e) => e);
+  expect(err.message).toMatch(/no public IP/);
+});
