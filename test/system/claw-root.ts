@@ -6,6 +6,7 @@
  *            keyed by the hash of install.sh and lib/common.sh;
  *   payload  runtime + a fresh /opt/claw via `install.sh --payload-only` (units enabled),
  *            keyed by the hash of the whole payload.
+ * Both are overlay layers (ensureLayer): only what the install changed is stored, nothing is copied.
  * The host's npm cache is bind-mounted into the chroot, so a machine downloads the tarballs once.
  */
 import { createHash } from 'node:crypto';
@@ -13,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join, relative } from 'node:path';
 import {
   chrootRun,
-  ensureDerivedRoot,
+  ensureLayer,
   pruneRoots,
   type EnsureRootOptions,
 } from '../../packages/emulator/src/nspawn';
@@ -63,7 +64,7 @@ export async function ensureClawRoot(
   const binds: [string, string][] = [npmCacheBind(), [PAYLOAD, '/tmp/claw-payload']];
 
   const runtimeName = `debian12-claw-runtime-${profile}-${payloadHash([join(PAYLOAD, 'install.sh'), join(PAYLOAD, 'lib/common.sh')])}`;
-  const runtime = await ensureDerivedRoot(
+  const runtime = await ensureLayer(
     runtimeName,
     base,
     async (dir, l) => {
@@ -82,7 +83,7 @@ export async function ensureClawRoot(
   );
 
   const name = `debian12-claw-${profile}-${payloadHash()}`;
-  const path = await ensureDerivedRoot(
+  const path = await ensureLayer(
     name,
     runtime,
     async (dir, l) => {

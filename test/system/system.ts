@@ -132,8 +132,26 @@ async function main(): Promise<number> {
     log(`  summary ${JSON.stringify(report.summary)} healthy=${report.healthy}`);
     return report;
   };
+  /** Polls GET /readyz over SSH (from inside the guest: the gateway listens on loopback only). */
+  const waitReadyz = async (timeoutMs = 180_000) => {
+    const t0 = Date.now();
+    let last = '';
+    while (Date.now() - t0 < timeoutMs) {
+      const r = await ssh!.exec('curl -sS -m 5 -w " %{http_code}" http://127.0.0.1:18789/readyz');
+      last = `${r.stdout}${r.stderr}`.trim();
+      if (/ 200$/.test(last)) break;
+      await nspawn.run('sleep', ['2']);
+    }
+    log(`/readyz after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${last}`);
+    assert(
+      / 200$/.test(last),
+      `/readyz did not answer 200 within ${timeoutMs / 1000} s: ${last}\n${await inGuest('systemctl status --no-pager openclaw-gateway.service 2>&1 | tail -20 || true')}`,
+    );
+  };
+  const GATEWAY_STEP = 'gateway: openclaw-gateway answers /readyz on 127.0.0.1:18789';
   const assertChecks = (report: VerifyReport) => {
     const want = ['disk', 'link', 'links', 'config', 'boot'];
+    if (suite.passed(GATEWAY_STEP)) want.push('gateway');
     const problems: string[] = [];
     const groups = new Set(report.checks.map((c) => c.group));
     for (const g of want.filter((g) => !['link', 'links'].includes(g)))
@@ -147,6 +165,8 @@ async function main(): Promise<number> {
       if (c.status === 'fail')
         problems.push(`${c.id} fails in a container (should be skip with a reason): ${c.detail}`);
     }
+    if (suite.passed(GATEWAY_STEP) && !report.healthy)
+      problems.push('verify reports unhealthy although the gateway is up');
     assert(!problems.length, problems.join('\n'));
   };
 
@@ -159,7 +179,7 @@ async function main(): Promise<number> {
       'claw image root (payload installed, cached by payload hash)',
       async () => {
         image = await ensureClawRoot(base, { log });
-        log(`claw root ${image.path} (on runtime layer ${image.runtime})`);
+        log(`claw root ${image.path}, overlay layers: ${nspawn.rootLayers(image.path).join(' > ')}`);
         assert(
           existsSync(join(image.path, 'opt/claw/boot.sh')),
           '/opt/claw/boot.sh missing in the claw root',
@@ -245,14 +265,6 @@ async function main(): Promise<number> {
     );
 
     await suite.step(
-      'verify over ssh: disk, links, config, boot pass; desktop checks skip with a reason',
-      async () => {
-        assertChecks(await verify());
-      },
-      { needs: ['ssh (ssh2, ed25519) as the admin user; marker written to ~/workspace'] },
-    );
-
-    await suite.step(
       'gateway: openclaw-gateway answers /readyz on 127.0.0.1:18789',
       async () => {
         const has = await container!.sh(
@@ -260,19 +272,15 @@ async function main(): Promise<number> {
         );
         if (has.code !== 0)
           skip('openclaw is not installed in the claw root (install.sh did not install it)');
-        const deadline = Date.now() + 120_000;
-        let last = '';
-        while (Date.now() < deadline) {
-          const r = await ssh!.exec('curl -sS -m 5 -w " %{http_code}" http://127.0.0.1:18789/readyz');
-          last = `${r.stdout}${r.stderr}`.trim();
-          if (/ 200$/.test(last)) break;
-          await nspawn.run('sleep', ['2']);
-        }
-        log(`/readyz: ${last}`);
-        assert(
-          / 200$/.test(last),
-          `/readyz did not answer 200 within 120 s: ${last}\n${await inGuest('systemctl status --no-pager openclaw-gateway.service 2>&1 | tail -20 || true')}`,
-        );
+        await waitReadyz();
+      },
+      { needs: ['ssh (ssh2, ed25519) as the admin user; marker written to ~/workspace'] },
+    );
+
+    await suite.step(
+      'verify over ssh: disk, links, config, boot pass; desktop checks skip with a reason',
+      async () => {
+        assertChecks(await verify());
       },
       { needs: ['ssh (ssh2, ed25519) as the admin user; marker written to ~/workspace'] },
     );
@@ -338,6 +346,7 @@ async function main(): Promise<number> {
     await suite.step(
       'verify over ssh on the new root',
       async () => {
+        if (suite.passed(GATEWAY_STEP)) await waitReadyz();
         assertChecks(await verify());
       },
       { needs: ['root replacement: a fresh root with the same data disk keeps the marker'] },

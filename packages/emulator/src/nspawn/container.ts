@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
+  lstatSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -112,11 +113,16 @@ export function installDiskLinks(root: string, disks: ContainerDisk[]): void {
   writeFileSync(join(root, 'etc/systemd/system/openclawps-disk-links.service'), DISK_LINKS_UNIT);
   const wants = join(root, 'etc/systemd/system/sysinit.target.wants');
   mkdirSync(wants, { recursive: true });
-  if (!existsSync(join(wants, 'openclawps-disk-links.service')))
-    symlinkSync(
-      '/etc/systemd/system/openclawps-disk-links.service',
-      join(wants, 'openclawps-disk-links.service'),
-    );
+  // lstat, not exists: the link's absolute target only resolves inside the container
+  const link = join(wants, 'openclawps-disk-links.service');
+  let present = false;
+  try {
+    lstatSync(link);
+    present = true;
+  } catch {
+    // not there yet
+  }
+  if (!present) symlinkSync('../openclawps-disk-links.service', link);
 }
 
 function partitionsOf(device: string): string[] {

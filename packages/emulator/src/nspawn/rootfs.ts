@@ -12,7 +12,8 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { basename, dirname, join } from 'node:path';
 import { track } from './cleanup';
 import { alive, must, run, runSync, sleep } from './proc';
 
@@ -51,6 +52,16 @@ export interface RootInfo {
   buildSeconds: number;
   parent?: string;
   key?: string;
+  /**
+   * Set for a layer (ensureLayer): the overlay lower dirs that make the whole root, top first,
+   * starting with this layer's own dir. A plain root is its own single layer.
+   */
+  layers?: string[];
+}
+
+/** The overlay lower dirs (top first) that make up a cached root or layer. */
+export function rootLayers(path: string): string[] {
+  return rootInfo(path)?.layers ?? [path];
 }
 
 /** The Debian mirror the host's apt uses (deb822 .sources or sources.list), else deb.debian.org. */
@@ -109,6 +120,20 @@ function removeTree(path: string): void {
     .filter((t) => t.startsWith(`${path}/`));
   if (left.length) throw new Error(`not deleting ${path}: still mounted inside: ${left.join(' ')}`);
   rmSync(path, { recursive: true, force: true });
+}
+
+/**
+ * Moves a tree out of the way at once (rename into <parent>/.trash) and deletes it in a detached
+ * `rm -rf`, so pruning a 1 GB root never blocks a test run. Leftover trash is removed next time.
+ */
+export function trashTree(path: string): void {
+  unmountBelow(path);
+  const trash = join(dirname(path), '.trash');
+  mkdirSync(trash, { recursive: true });
+  renameSync(path, join(trash, `${basename(path)}-${process.pid}-${Date.now()}`));
+  const rm = spawn('rm', ['-rf', '--one-file-system', trash], { detached: true, stdio: 'ignore' });
+  rm.on('error', () => undefined);
+  rm.unref();
 }
 
 /** A cross-process lock: an atomically created directory holding the owner's pid (stale owners are taken over). */
@@ -375,6 +400,49 @@ export function trustHostCertificates(
 }
 
 /**
+ * A root as an overlay layer on top of `parent` (a cached root or layer): `install(merged)` runs
+ * on an overlay of the parent's layers, and only what it changed is kept (the overlay's upper
+ * dir, whiteouts included) as `<cacheDir>/<name>`. Containers then mount the whole stack as lower
+ * dirs (overlayRoot accepts the root path and reads the stack from its marker). Instant compared to
+ * a copy of the parent, and the cache holds each file once.
+ */
+export async function ensureLayer(
+  name: string,
+  parent: string,
+  install: (merged: string, log: Log) => Promise<void>,
+  opts: EnsureRootOptions = {},
+): Promise<string> {
+  const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
+  const path = join(cacheDir, name);
+  const lowers = rootLayers(parent);
+  return ensureRoot(
+    name,
+    async (dir, log) => {
+      const work = `${dir}.work`;
+      removeTree(work);
+      mkdirSync(join(work, 'upper'), { recursive: true });
+      const ov = await overlayRoot(lowers, work);
+      try {
+        await install(ov.merged, log);
+      } finally {
+        ov.dispose(false);
+      }
+      renameSync(ov.upper, dir);
+      rmSync(join(dir, MARKER), { force: true }); // ensureRoot writes this layer's own marker
+      removeTree(work);
+      return { parent, layers: [path, ...lowers] };
+    },
+    {
+      ...opts,
+      stale: (info) => {
+        const p = rootInfo(parent);
+        return !p || p.createdAt > info.createdAt || !!opts.stale?.(info);
+      },
+    },
+  );
+}
+
+/**
  * A root derived from another: `parent` copied, then `install(dir)` run on the copy (usually via
  * chrootRun). Cached under `name`; put whatever changes the result into `name` (a content hash).
  */
@@ -402,10 +470,24 @@ export async function ensureDerivedRoot(
   );
 }
 
-/** A full copy (`cp -a --reflink=auto`, so CoW where the filesystem supports it). */
+/**
+ * A full, independent copy of a root (`cp -a --reflink=auto`, so CoW where the filesystem supports
+ * it). A layered root (ensureLayer) is copied through a temporary overlay of its stack.
+ */
 export async function copyRoot(src: string, dst: string): Promise<void> {
   if (existsSync(dst)) throw new Error(`copyRoot: ${dst} already exists`);
-  await must('cp', ['-a', '--reflink=auto', src, dst], { timeoutMs: 20 * 60_000 });
+  const layers = rootLayers(src);
+  if (layers.length === 1) {
+    await must('cp', ['-a', '--reflink=auto', src, dst], { timeoutMs: 20 * 60_000 });
+    return;
+  }
+  const tmp = `${dst}.copy-overlay`;
+  const ov = await overlayRoot(layers, tmp);
+  try {
+    await must('cp', ['-a', '--reflink=auto', ov.merged, dst], { timeoutMs: 20 * 60_000 });
+  } finally {
+    ov.dispose(true);
+  }
 }
 
 export interface OverlayRoot {
@@ -424,9 +506,11 @@ export interface OverlayRoot {
  * because ext4 has no reflinks: a 1 GB root copy costs seconds to minutes on a busy disk.)
  * An existing `<dir>/upper` is reused, so the same overlay dir survives a container restart.
  */
-export async function overlayRoot(lower: string, dir: string): Promise<OverlayRoot> {
-  if (!rootInfo(lower) && !existsSync(join(lower, 'etc/os-release')))
-    throw new Error(`overlayRoot: ${lower} is not a root filesystem`);
+export async function overlayRoot(root: string | string[], dir: string): Promise<OverlayRoot> {
+  const layers = Array.isArray(root) ? root : rootLayers(root);
+  const lower = layers.join(':');
+  if (!layers.length || !existsSync(join(layers[layers.length - 1], 'etc/os-release')))
+    throw new Error(`overlayRoot: ${layers[layers.length - 1]} is not a root filesystem`);
   const upper = join(dir, 'upper');
   const work = join(dir, 'work');
   const merged = join(dir, 'merged');
@@ -447,7 +531,7 @@ export async function overlayRoot(lower: string, dir: string): Promise<OverlayRo
       throw new Error(`umount ${merged}: ${r.output.trim()}`);
     mounted = false;
   };
-  const untrack = track(`overlay ${merged}`, umount);
+  const untrack = track(`overlay ${merged}`, umount, { kind: 'mount', target: merged });
   return {
     merged,
     upper,
@@ -481,8 +565,8 @@ export function pruneRoots(
   const gone: string[] = [];
   for (const n of readdirSync(cacheDir)) {
     if (!n.startsWith(prefix) || keep.includes(n) || existsSync(join(cacheDir, `.${n}.lock`))) continue;
-    opts.log?.(`pruning old root ${n}`);
-    removeTree(join(cacheDir, n));
+    opts.log?.(`pruning old root ${n} (deleted in the background)`);
+    trashTree(join(cacheDir, n));
     gone.push(n);
   }
   return gone;
