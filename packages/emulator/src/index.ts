@@ -35,8 +35,6 @@ export { runEmulatorCli, type CliOptions } from './cli';
 export { SandboxGuest, rewritePaths, type SandboxGuestOptions } from './sandbox';
 /** Host-side library for booted Linux guests (systemd-nspawn): roots, containers, disks, networks. */
 export * as nspawn from './nspawn';
-/** Host-side library for booted Linux guests (systemd-nspawn): roots, containers, disks, networks. */
-export * as nspawn from './nspawn';
 
 export const DEFAULT_SUBSCRIPTION_ID = '00000000-0000-4000-8000-00000000c1a0';
 
