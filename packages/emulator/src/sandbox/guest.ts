@@ -379,7 +379,9 @@ export class SandboxGuest implements GuestBackend {
     await this.boot(vm);
   }
 
-  async onVmStarted(vm: ArmResource): Promise<void> {
+  async onVmStarted(vm: ArmResource, reason?: 'start' | 'restart'): Promise<void> {
+    // a restart reboots a running VM: its SSH sessions end like on a real reboot
+    if (reason === 'restart') this.ssh.drop(lc(vm.id));
     await this.boot(vm);
   }
 
