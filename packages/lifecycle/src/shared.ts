@@ -147,8 +147,9 @@ export interface BootStatus {
 export function parseBootStatus(stdout: string): BootStatus {
   const unit = /unit=(\S+)/.exec(stdout)?.[1] ?? 'unknown';
   const result = /result=(\S+)/.exec(stdout)?.[1] ?? 'none';
-  // a real systemd says active/failed when the oneshot finished; without one (sandbox) the last-boot record tells
-  const done = unit === 'active' || unit === 'failed' || (unit !== 'activating' && result !== 'none');
+  // a real systemd says active/failed when the oneshot finished; without systemctl the last-boot record tells
+  // (inactive = not started yet on this boot: an old record from the previous boot must not count)
+  const done = unit === 'active' || unit === 'failed' || (unit === 'unknown' && result !== 'none');
   return { unit, result, done };
 }
 
