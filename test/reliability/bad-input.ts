@@ -110,10 +110,10 @@ export const CASES: Case[] = [
     field: /TELEGRAM_USER_ID/,
   },
   {
-    name: 'xAI key with the wrong prefix',
+    name: 'bot token with a space inside',
     action: 'stamp',
-    env: { XAI_API_KEY: 'sk-Zq3v9LrT0pWk2sYbN8cHdJf6gAeUm1Xo' },
-    field: /XAI_API_KEY/,
+    env: { TELEGRAM_BOT_TOKEN: '7012345678:AAHk3nQv9xZr2 LmWp8TcYbFd6JsGe1UoRiA' },
+    field: /TELEGRAM_BOT_TOKEN/,
   },
   // missing provider keys
   {
@@ -237,7 +237,13 @@ function baseInputs(action: Case['action']): Record<string, string> {
       return { ...azure, version: '3.0.0', 'resource-group': 'rg-rel', location: 'eastus' };
     case 'verify': {
       const { 'ssh-port': port, ...rest } = azure;
-      return { ...rest, port, host: '127.0.0.1', 'ssh-private-key': w.key.privateKey };
+      return {
+        ...rest,
+        port,
+        host: '127.0.0.1',
+        'ssh-private-key': w.key.privateKey,
+        'timeout-seconds': '10',
+      };
     }
   }
 }

@@ -96,9 +96,18 @@ group('crash matrix: upgrade (SIGKILL at every phase, re-run converges)', (g) =>
       assertEqual(killed.signal, 'SIGKILL', `the run at ${phase} was killed (${tail(killed)})`);
       await w.emu.world.idle(60_000).catch(() => undefined);
       const again = await cli([...upgradeArgs('crash-up', target), '--force']);
-      assertEqual(again.code, 0, `re-run after a kill at ${phase} succeeds (${tail(again)})`);
       const after = clawState(w, 'crash-up');
-      assertEqual(after.version, target, 'version after the re-run');
+      if (rollback.includes(phase)) {
+        // the re-run finishes the rollback: back on the old version, reported as rolled back (exit 3)
+        assert(
+          again.code !== 0 && /ROLLED BACK/i.test(again.stdout + again.stderr),
+          `re-run after a kill at ${phase} finishes the rollback (${tail(again)})`,
+        );
+        assertEqual(after.version, from, 'version after the re-run (rolled back)');
+      } else {
+        assertEqual(again.code, 0, `re-run after a kill at ${phase} succeeds (${tail(again)})`);
+        assertEqual(after.version, target, 'version after the re-run');
+      }
       assertEqual(after.dataDiskId, before.dataDiskId, 'data disk id');
       assertEqual(after.nicId, before.nicId, 'NIC id');
       assertEqual(after.ip, before.ip, 'public IP');
