@@ -113,6 +113,8 @@ export interface UpgradeOptions extends CommonOptions {
   leaseSeconds?: number;
   /** Wait between writing the lease and reading it back (default 2000 ms, env OPENCLAWPS_LOCK_SETTLE_MS). */
   lockSettleMs?: number;
+  /** Internal: set when upgrade restarts itself after clearing an incomplete lease. */
+  resumed?: boolean;
 }
 
 export interface UpgradeResult {
@@ -189,6 +191,9 @@ export interface FleetOptions extends CommonOptions {
   imageDefinition: string;
   galleryResourceGroup: string;
   policy: RolloutPolicy;
+  /** rollout: key for SSH to the claws (verify after each upgrade). */
+  sshPrivateKey?: string;
+  verifyTimeoutMs?: number;
 }
 
 export interface FleetClawPlan {

@@ -486,6 +486,15 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     phases.enter('lock', `resuming ${obs.marker.mode} upgrade to ${obs.marker.target}`);
     await acquire({ target: obs.marker.target, mode: obs.marker.mode, reason: obs.marker.reason });
     obs = await observe();
+    if (!obs.state && obs.vm && !o.resumed) {
+      // a lease without the recorded state (written by hand, or by a run killed between the two tags):
+      // nothing was stopped yet, because the state is written with the lease, so start over cleanly
+      reporter.warn(
+        `the upgrade tag on ${dataDiskName} has no recorded state; clearing it and starting over`,
+      );
+      await writeDiskTags(clearedUpgradeTags(obs.disk?.tags));
+      return upgrade({ ...o, resumed: true });
+    }
   }
 
   // ------------------------------------------------------------------ converge loop

@@ -192,6 +192,16 @@ test('two concurrent upgrades of one claw: exactly one proceeds', async () => {
   expect(err.code).toBe('UpgradeInProgress');
   expect(err.message).toMatch(/someone-else/);
   expect(writesSince(w.emu, from)).toEqual([]);
+
+  // the same lease once stale (older than leaseSeconds) is taken over; it has no recorded state, so the run starts over
+  const stale = `target=1.0.0;mode=forward;owner=someone-else;run=deadbeef;at=${Math.floor(Date.now() / 1000) - 7200}`;
+  const d2 = await ctx.compute.disks.get('rg-claws', 'carol-data');
+  await ctx.compute.disks.beginUpdateAndWait('rg-claws', 'carol-data', {
+    tags: { ...d2.tags, 'openclawps-upgrade': stale },
+  });
+  const r = await upgrade(up('carol', '1.0.0', { owner: 'run-c' }));
+  expect(r).toMatchObject({ previousVersion: '1.1.0', version: '1.0.0', rolledBack: false, healthy: true });
+  expect((await clawFacts(w, 'carol')).disks).toEqual(['carol-data', 'carol-os-1-0-0']);
 });
 
 test('dry run lists the phases and writes nothing; a new .env rotates the secrets on the data disk', async () => {
