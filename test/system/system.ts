@@ -142,7 +142,13 @@ async function main(): Promise<number> {
       if (/ 200$/.test(last)) break;
       await nspawn.run('sleep', ['2']);
     }
-    log(`/readyz after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${last}`);
+    const unit = (
+      await container!.sh('systemctl show -p NRestarts -p ActiveEnterTimestamp openclaw-gateway.service')
+    ).stdout;
+    log(
+      `/readyz after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${last.slice(0, 160)}${last.length > 160 ? '…' : ''}`,
+    );
+    log(`openclaw-gateway.service: ${unit.trim().replace(/\n/g, ', ')}`);
     assert(
       / 200$/.test(last),
       `/readyz did not answer 200 within ${timeoutMs / 1000} s: ${last}\n${await inGuest('systemctl status --no-pager openclaw-gateway.service 2>&1 | tail -20 || true')}`,
