@@ -183,6 +183,15 @@ export function upgradeProblems(o: UpgradeOptions): { problems: Problem[]; spec?
     const r = readSpec(o.envText, { overrides: { CLAW_NAME: o.clawName, RESOURCE_GROUP: o.resourceGroup } });
     problems.push(...r.problems);
     spec = r.spec;
+    if (!r.problems.length) {
+      try {
+        renderSlimCloudInit(r.spec);
+      } catch (e) {
+        if (e instanceof SpecError) problems.push(...e.problems);
+        else
+          problems.push({ variable: 'env', message: (e as Error).message, fix: 'shrink the per-claw files' });
+      }
+    }
   }
   return { problems, spec };
 }
@@ -510,6 +519,9 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   const keepId = ids.disk(sub, rg, state.oldOs);
   const newOsId = ids.disk(sub, rg, state.newOs);
   const vmTagValue = formatUpgradeTag({ target, from: state.from, phase: 'in-progress' });
+  // everything the create needs is computed before the stop (P2: only delete + create + boot are downtime)
+  const customData = upgradeCustomData(claw, state, spec);
+  ensureIdentity(state);
 
   const startRollback = async (reason: string) => {
     rollbackReason = reason;
@@ -614,6 +626,7 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
             nicId,
             dataDiskId,
             spec,
+            customData,
             identity: ensureIdentity(state),
             signal,
           });
@@ -798,6 +811,7 @@ async function createFromImage(
     nicId: string;
     dataDiskId: string;
     spec?: ClawSpec;
+    customData: string;
     identity: SshIdentity;
     signal?: AbortSignal;
   },
@@ -818,7 +832,7 @@ async function createFromImage(
       adminUsername: state.admin,
       sshPublicKeys: p.identity.publicKeys,
       adminPassword: p.spec?.secrets.VM_PASSWORD,
-      customData: upgradeCustomData(p.claw, state, p.spec),
+      customData: p.customData,
       location: state.location,
       osDiskName: state.newOs,
       osDiskDeleteOption: 'Delete',
