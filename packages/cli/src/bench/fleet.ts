@@ -94,6 +94,7 @@ export async function fleetFigure(o: FleetBenchOptions): Promise<Figure> {
         canary: [],
       };
       const settle = Math.round(2000 * o.scale);
+      const walls: Array<{ start: number; ms: number }> = [];
       const t0 = Date.now();
       const result = await rollout({
         targetVersion: '1.1.0',
@@ -106,7 +107,14 @@ export async function fleetFigure(o: FleetBenchOptions): Promise<Figure> {
         sshPort: emu.sshPort,
         azure,
         reporter: nullReporter,
-        upgrader: (u) => upgrade({ ...u, lockSettleMs: settle }),
+        upgrader: async (u) => {
+          const start = Date.now();
+          try {
+            return await upgrade({ ...u, lockSettleMs: settle });
+          } finally {
+            walls.push({ start, ms: Date.now() - start });
+          }
+        },
       });
       const wallMs = Date.now() - t0;
       const reqs = emu.requests.filter((r) => Date.parse(r.time) >= t0);
@@ -147,6 +155,7 @@ export async function fleetFigure(o: FleetBenchOptions): Promise<Figure> {
           `fleet rollout (lifecycle rollout), batches ${batches.join('+')} at max-parallel ${o.parallel}; per-claw chain ${(chainMs / 1000).toFixed(2)} s ` +
           `(median of the claws' ops by the latency table x ${o.scale}, plus the ${settle} ms lease settle); parallelism bound ${(parallelMs / 1000).toFixed(2)} s; ` +
           `bucket bounds ${bucketMs.map((b) => `${b.k} ${cls[b.k]} req -> ${(b.ms / 1000).toFixed(2)} s`).join(', ')}; ` +
+          `fleet read before the first upgrade ${((Math.min(...walls.map((x) => x.start)) - t0) / 1000).toFixed(2)} s; per-claw upgrade wall time median ${(median(walls.map((x) => x.ms)) / 1000).toFixed(2)} s, max ${(Math.max(...walls.map((x) => x.ms)) / 1000).toFixed(2)} s; ` +
           `429s served ${throttled}; claws ok ${result.results.length - failed.length}/${result.results.length}, failed ${failed.length} (by throttling ${byThrottle})` +
           (failed[0]?.error ? `; first failure: ${failed[0].error.slice(0, 200)}` : ''),
       });
