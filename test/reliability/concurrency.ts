@@ -7,7 +7,7 @@ let w: World;
 
 group('concurrency', (g) => {
   g.setup(async () => {
-    w = await startWorld({ latencyScale: 0.01 });
+    w = await startWorld({ latencyScale: 0.002 });
     await bakeVersion(w, '1.0.0');
     await bakeVersion(w, '1.1.0');
     await stampClaw(w, 'twin', { imageVersion: '1.0.0' });
