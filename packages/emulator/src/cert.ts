@@ -16,6 +16,19 @@ export interface GeneratedCert {
   key: string;
 }
 
+const cache = new Map<string, GeneratedCert>();
+
+/** One CA + server certificate per process and host set (generation shells out to openssl). */
+export function certificateFor(hosts: string[]): GeneratedCert {
+  const key = [...new Set(hosts)].sort().join(',');
+  let c = cache.get(key);
+  if (!c) {
+    c = generateCertificate(hosts);
+    cache.set(key, c);
+  }
+  return c;
+}
+
 export function generateCertificate(hosts: string[] = ['localhost', '127.0.0.1', '::1']): GeneratedCert {
   const dir = mkdtempSync(join(tmpdir(), 'openclawps-emu-cert-'));
   const run = (args: string[]) =>
