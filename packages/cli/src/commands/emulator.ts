@@ -1,6 +1,6 @@
 /**
  * `openclawps emulator --port N [--http] [--state FILE] [--latency-scale X] [--throttling]
- *   [--guest sandbox|none] [--workdir DIR] [--ssh-port N]`: a local Azure Resource Manager for the SDKs,
+ *   [--guest sandbox|nspawn|none] [--workdir DIR] [--ssh-port N]`: a local Azure Resource Manager for the SDKs,
  * the actions (`endpoint` + `NODE_EXTRA_CA_CERTS`) and the CLI (`--endpoint`), until SIGINT/SIGTERM.
  * With the sandbox guest (default) VMs boot the real guest scripts in directories and answer SSH on
  * their public IP (127.0.0.N) at the printed SSH port.
@@ -8,7 +8,14 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { NoopGuest, SandboxGuest, startEmulator, type GuestBackend } from '@openclawps/emulator';
+import {
+  NoopGuest,
+  NspawnGuest,
+  nspawnGuestProblems,
+  SandboxGuest,
+  startEmulator,
+  type GuestBackend,
+} from '@openclawps/emulator';
 import { UsageError } from '../azure-flags';
 import type { Register } from './index';
 
@@ -35,12 +42,18 @@ export interface EmulatorFlags {
 
 /** Starts the emulator as the flags say; returns what it printed and how to stop it. */
 export async function startEmulatorFromFlags(o: EmulatorFlags, log: (line: string) => void) {
-  if (o.guest !== 'sandbox' && o.guest !== 'none')
-    throw new UsageError([`--guest must be sandbox or none, got "${o.guest}"`]);
+  if (o.guest !== 'sandbox' && o.guest !== 'nspawn' && o.guest !== 'none')
+    throw new UsageError([`--guest must be sandbox, nspawn or none, got "${o.guest}"`]);
+  if (o.guest === 'nspawn') {
+    const problem = nspawnGuestProblems();
+    if (problem) throw new UsageError([`--guest nspawn: ${problem}`]);
+  }
   const guest: GuestBackend =
     o.guest === 'sandbox'
       ? new SandboxGuest({ workdir: o.workdir, statePath: o.state, sshPort: o.sshPort })
-      : new NoopGuest();
+      : o.guest === 'nspawn'
+        ? new NspawnGuest({ workdir: o.workdir, log })
+        : new NoopGuest();
   const emu = await startEmulator({
     https: !o.http,
     port: o.port,
@@ -57,7 +70,9 @@ export async function startEmulatorFromFlags(o: EmulatorFlags, log: (line: strin
   log(`ARM emulator listening on ${emu.url}`);
   log(`subscription: ${emu.subscriptionId}`);
   if (caPath) log(`CA certificate: ${caPath} (NODE_EXTRA_CA_CERTS=${caPath})`);
-  if (emu.sshPort) log(`SSH port of the VMs: ${emu.sshPort} (each VM on its public IP, 127.0.0.N)`);
+  if (guest instanceof NspawnGuest)
+    log('nspawn guest: VMs are systemd-nspawn containers, SSH on port 22 of their public IP (198.18.0.0/15)');
+  else if (emu.sshPort) log(`SSH port of the VMs: ${emu.sshPort} (each VM on its public IP, 127.0.0.N)`);
   else log('guest: none (VMs are control-plane objects only, no SSH)');
   if (o.state) log(`state file: ${o.state}`);
   if (guest instanceof SandboxGuest) log(`sandbox workdir: ${guest.workdir}`);
@@ -80,7 +95,7 @@ export const registerEmulator: Register = (program) => {
       0,
     )
     .option('--throttling', 'enforce ARM and Compute throttling (429)', false)
-    .option('--guest <kind>', 'sandbox (VMs with SSH) | none', 'sandbox')
+    .option('--guest <kind>', 'sandbox (VMs with SSH) | nspawn (booted containers, root) | none', 'sandbox')
     .option('--workdir <dir>', 'sandbox disks/images directory (default: <state>.guest, or a temp dir)')
     .option(
       '--ssh-port <n>',
