@@ -16,6 +16,7 @@ import {
   GALLERY,
   MARKER_PATH,
   orphans,
+  repoRoot,
   resourcesOf,
   runNode,
   sshRun,
@@ -169,27 +170,36 @@ group('crash matrix: bake (SIGKILL at every phase, re-run converges)', (g) => {
   for (const phase of (BAKE_PHASE_TABLE as readonly { id: string }[]).map((p) => p.id)) {
     test(`bake killed at ${phase}`, async () => {
       const version = `2.0.${n++}`;
-      const args = [
-        'bake',
-        '--version',
+      const opts = {
         version,
-        '--resource-group',
-        GALLERY.resourceGroup,
-        '--location',
-        'eastus',
-        '--gallery',
-        GALLERY.gallery,
-        '--image-definition',
-        GALLERY.imageDefinition,
-        '--profile',
-        'minimal',
-        '--cloud-init-timeout-minutes',
-        '3',
-      ];
-      const killed = await cli(args, phase);
+        resourceGroup: GALLERY.resourceGroup,
+        location: 'eastus',
+        gallery: GALLERY.gallery,
+        imageDefinition: GALLERY.imageDefinition,
+        profile: 'minimal',
+        builderSize: 'Standard_D2s_v3',
+        targetRegions: [],
+        replicaCount: 1,
+        excludeFromLatest: false,
+        secretValues: [],
+        cloudInitTimeoutMs: 180_000,
+        sshPort: w.sshPort,
+        azure: w.azure,
+      };
+      const bakeChild = (crashAt?: string) =>
+        runNode(
+          [
+            '-r',
+            join(repoRoot, 'test/system/register.js'),
+            join(__dirname, 'lib/bake-entry.ts'),
+            JSON.stringify(opts),
+          ],
+          crashAt ? { [CRASH_ENV]: crashAt } : {},
+        );
+      const killed = await bakeChild(phase);
       assertEqual(killed.signal, 'SIGKILL', `the run at ${phase} was killed (${tail(killed)})`);
       await w.emu.world.idle(60_000).catch(() => undefined);
-      const again = await cli(args);
+      const again = await bakeChild();
       assertEqual(again.code, 0, `re-run after a kill at ${phase} succeeds (${tail(again)})`);
       const versions = w.emu.world
         .list('Microsoft.Compute/galleries/images/versions')

@@ -43,9 +43,16 @@ function hits(where: string, text: string): string[] {
     .map((n) => `${where} contains ${n.slice(0, 6)}…`);
 }
 
+/** `::add-mask::` lines are the mask commands the runner consumes (never displayed); everything else is scanned. */
+const shown = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
+
 function scanRun(label: string, r: ActionRun): string[] {
   return [
-    ...hits(`${label} stdout`, r.stdout),
+    ...hits(`${label} stdout`, shown(r.stdout)),
     ...hits(`${label} stderr`, r.stderr),
     ...hits(`${label} GITHUB_OUTPUT`, r.outputFile),
     ...hits(`${label} summary`, r.summary),
