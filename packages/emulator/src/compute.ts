@@ -1538,7 +1538,10 @@ function updateVm(ctx: Ctx, vm: Resource, next: Json, isPatch: boolean): Reply {
   }
   vm.body.etag = vmEtag(vm);
   if (onlyTags && attachments.length === 0 && detached.length === 0 && dd.created.length === 0) {
-    return { status: 200, body: world.render(vm) };
+    // as recorded: a no-op PATCH answers 200 at once, no async header, the body saying Updating
+    const body = world.render(vm);
+    body.properties.provisioningState = 'Updating';
+    return { status: 200, body };
   }
   cur.provisioningState = 'Updating';
   return {

@@ -111,6 +111,12 @@ describeIf('fidelity replay of recorded Azure sessions', () => {
             if (recordedInProgress && k === '.endTime') continue;
             mismatches.push(`${where}: body lacks ${k}`);
           }
+          for (const k of ['provisioningState']) {
+            const want = e.ResponseBody.properties?.[k];
+            if (want !== undefined && got.body?.properties?.[k] !== want && !isPoll) {
+              mismatches.push(`${where}: properties.${k} ${got.body?.properties?.[k]}, recorded ${want}`);
+            }
+          }
           if (isPoll && got.body?.status !== 'Succeeded' && e.ResponseBody.status === 'Succeeded')
             mismatches.push(`${where}: status ${got.body?.status}`);
         }
