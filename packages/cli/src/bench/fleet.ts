@@ -95,6 +95,7 @@ export async function fleetFigure(o: FleetBenchOptions): Promise<Figure> {
       };
       const settle = Math.round(2000 * o.scale);
       const walls: Array<{ start: number; ms: number }> = [];
+      const phaseTimes: Record<string, number[]> = {};
       const t0 = Date.now();
       const result = await rollout({
         targetVersion: '1.1.0',
@@ -110,7 +111,9 @@ export async function fleetFigure(o: FleetBenchOptions): Promise<Figure> {
         upgrader: async (u) => {
           const start = Date.now();
           try {
-            return await upgrade({ ...u, lockSettleMs: settle });
+            const r = await upgrade({ ...u, lockSettleMs: settle });
+            for (const t of r.timeline ?? []) (phaseTimes[t.phase] ??= []).push(t.seconds);
+            return r;
           } finally {
             walls.push({ start, ms: Date.now() - start });
           }
@@ -155,7 +158,11 @@ export async function fleetFigure(o: FleetBenchOptions): Promise<Figure> {
           `fleet rollout (lifecycle rollout), batches ${batches.join('+')} at max-parallel ${o.parallel}; per-claw chain ${(chainMs / 1000).toFixed(2)} s ` +
           `(median of the claws' ops by the latency table x ${o.scale}, plus the ${settle} ms lease settle); parallelism bound ${(parallelMs / 1000).toFixed(2)} s; ` +
           `bucket bounds ${bucketMs.map((b) => `${b.k} ${cls[b.k]} req -> ${(b.ms / 1000).toFixed(2)} s`).join(', ')}; ` +
-          `fleet read before the first upgrade ${((Math.min(...walls.map((x) => x.start)) - t0) / 1000).toFixed(2)} s; per-claw upgrade wall time median ${(median(walls.map((x) => x.ms)) / 1000).toFixed(2)} s, max ${(Math.max(...walls.map((x) => x.ms)) / 1000).toFixed(2)} s; ` +
+          `fleet read before the first upgrade ${((Math.min(...walls.map((x) => x.start)) - t0) / 1000).toFixed(2)} s; per-claw upgrade wall time median ${(median(walls.map((x) => x.ms)) / 1000).toFixed(2)} s, max ${(Math.max(...walls.map((x) => x.ms)) / 1000).toFixed(2)} s (median per phase: ${Object.entries(
+            phaseTimes,
+          )
+            .map(([k, v]) => `${k} ${median(v).toFixed(2)}`)
+            .join(', ')}); ` +
           `429s served ${throttled}; claws ok ${result.results.length - failed.length}/${result.results.length}, failed ${failed.length} (by throttling ${byThrottle})` +
           (failed[0]?.error ? `; first failure: ${failed[0].error.slice(0, 200)}` : ''),
       });
