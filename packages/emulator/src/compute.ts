@@ -28,8 +28,18 @@ export const VM = 'Microsoft.Compute/virtualMachines';
 const scale = (w: World) => w.latencyScale;
 
 // ================================================================ disks
+/** The VM whose update is still detaching this disk (the disk counts as attached until it finishes). */
+function detachingFrom(world: World, diskId: string): Resource | undefined {
+  for (const op of world.ops.values()) {
+    if (op.status !== 'InProgress' || op.completion !== 'vm.update') continue;
+    if (((op.args?.detached as string[] | undefined) ?? []).some((d) => sameId(d, diskId)))
+      return world.get(op.resourceId);
+  }
+  return undefined;
+}
+
 function diskOwner(world: World, diskId: string): Resource | undefined {
-  return vmsReferencingDisk(world, diskId)[0];
+  return vmsReferencingDisk(world, diskId)[0] ?? detachingFrom(world, diskId);
 }
 
 registerRenderer(DISK, (world, res) => {
@@ -733,6 +743,14 @@ function checkAttachable(world: World, diskId: string, vmId: string, location: s
       'InvalidParameter',
       `Disk '${diskId}' is in region '${disk.body.location}', which is different from the VM's region '${location}'.`,
       'managedDisk.id',
+    );
+  }
+  const detaching = detachingFrom(world, disk.id);
+  if (detaching && !sameId(detaching.id, vmId)) {
+    throw new ArmError(
+      409,
+      'AttachDiskWhileBeingDetached',
+      `Cannot attach data disk '${disk.body.name}' to VM '${vmId.split('/').pop()}' because the disk is currently being detached or the last detach operation failed. Please wait until the disk is completely detached and then try again or delete/detach the disk explicitly again.`,
     );
   }
   const owner = diskOwner(world, disk.id);

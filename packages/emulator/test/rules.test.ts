@@ -416,6 +416,76 @@ describe('VM state rules', () => {
   });
 });
 
+describe('a disk being detached', () => {
+  it('cannot be attached elsewhere (AttachDiskWhileBeingDetached) or deleted until the detach finishes', async () => {
+    const slow = await startEmulator({ latencyScale: 0.01 }); // VM update 20 s -> 200 ms
+    try {
+      const s = clients(slow, { maxRetries: 0 });
+      const { nic } = await stampNetwork(s, 'det', 'x');
+      const y = await s.network.networkInterfaces.createOrUpdate(
+        'det',
+        'y-nic',
+        {
+          location: LOC,
+          ipConfigurations: [
+            { name: 'c', subnet: { id: (await s.network.subnets.get('det', 'det-vnet', 'default')).id } },
+          ],
+        },
+        fast,
+      );
+      await s.compute.virtualMachines.createOrUpdate(
+        'det',
+        'x',
+        vmParams(nic.id!, {
+          storageProfile: {
+            imageReference: {
+              publisher: 'Canonical',
+              offer: 'ubuntu-24_04-lts',
+              sku: 'server',
+              version: 'latest',
+            },
+            dataDisks: [{ lun: 0, name: 'shared', createOption: 'Empty', diskSizeGB: 4 }],
+          },
+        }) as never,
+        { updateIntervalInMs: 20 },
+      );
+      const detach = s.compute.virtualMachines.update(
+        'det',
+        'x',
+        { storageProfile: { dataDisks: [] } } as never,
+        { updateIntervalInMs: 20 },
+      );
+      while (!slow.requests.some((r) => r.method === 'PATCH')) await new Promise((r) => setTimeout(r, 5));
+      const disk = await s.compute.disks.get('det', 'shared');
+      expect(disk.diskState).toBe('Attached');
+      expect((await code(s.compute.disks.delete('det', 'shared', fast))).code).toBe('OperationNotAllowed');
+      const e = await code(
+        s.compute.virtualMachines.createOrUpdate(
+          'det',
+          'y',
+          vmParams(y.id!, {
+            storageProfile: {
+              imageReference: {
+                publisher: 'Canonical',
+                offer: 'ubuntu-24_04-lts',
+                sku: 'server',
+                version: 'latest',
+              },
+              dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: disk.id } }],
+            },
+          }) as never,
+          fast,
+        ),
+      );
+      expect(e.code).toBe('AttachDiskWhileBeingDetached');
+      await detach;
+      expect((await s.compute.disks.get('det', 'shared')).diskState).toBe('Unattached');
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe('a VM marked for deletion', () => {
   it('refuses actions and updates with OperationNotAllowed until the delete finishes', async () => {
     const slow = await startEmulator({ latencyScale: 0.01 });
