@@ -3,6 +3,7 @@
  * scan, concurrency. Ends with `reliability: N passed, M failed, K skipped` (scripts/test-all.mjs sums it).
  * OPENCLAWPS_REL_FILTER=<regexp> runs a subset; OPENCLAWPS_REL_CLI=src runs the CLI from source instead of dist/.
  */
+import './lib/dist-copy';
 import './concurrency';
 import './faults';
 import './crash';
