@@ -6,13 +6,15 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, runSync } from './proc';
+import { alive, killRunningCommands, runSync } from './proc';
 
 export const RUN_DIR = process.env.OPENCLAWPS_NSPAWN_RUN ?? '/run/openclawps/nspawn';
 
 /** What a journal entry describes, enough to undo it without the process that made it. */
 export type StaleRecord =
   | { kind: 'process'; pid: number; match: string }
+  /** A container's PID 1 (identified by its start time, so a reused pid is never hit). */
+  | { kind: 'init'; pid: number; startTime: string }
   | { kind: 'mount'; target: string }
   | { kind: 'loop'; device: string; image: string }
   | { kind: 'netns'; name: string }
@@ -62,6 +64,8 @@ export function track(label: string, undo: () => void, record?: StaleRecord): ()
 /** Runs every registered undo step (newest first). Errors are collected, never stop the others. */
 export function cleanupAll(log: (msg: string) => void = () => undefined): string[] {
   const errors: string[] = [];
+  // in-flight helpers first (an `nsenter` into a container keeps its PID 1 from exiting)
+  if (steps.length) killRunningCommands();
   while (steps.length) {
     const step = steps.pop()!;
     try {
@@ -102,6 +106,16 @@ export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), '' when gone. */
+export function processStartTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** Stops a process: SIGTERM, up to `graceMs`, then SIGKILL. `match` must occur in its cmdline (pid reuse). */
 export function stopProcessSync(pid: number, match: string, graceMs = 10_000): void {
   const matches = () => {
@@ -120,10 +134,22 @@ export function stopProcessSync(pid: number, match: string, graceMs = 10_000): v
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) sleepSync(100);
   if (alive(pid)) {
+    // children first: for systemd-nspawn that is the container's PID 1, whose death ends the container
+    let children: string[] = [];
     try {
-      process.kill(pid, 'SIGKILL');
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
     } catch {
-      // gone meanwhile
+      // exited meanwhile
+    }
+    for (const c of [...children.map(Number), pid]) {
+      try {
+        process.kill(c, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
     }
   }
 }
@@ -132,6 +158,26 @@ function undoRecord(r: StaleRecord): void {
   switch (r.kind) {
     case 'process':
       stopProcessSync(r.pid, r.match, 5000);
+      return;
+    case 'init':
+      if (processStartTime(r.pid) === r.startTime) {
+        // `nsenter -t <init>` helpers of the dead owner: a leftover child of theirs (even a zombie)
+        // keeps the namespace's PID 1 from exiting
+        for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+          try {
+            const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+            if (argv[0].endsWith('nsenter') && argv[1] === '-t' && argv[2] === String(r.pid))
+              process.kill(Number(p), 'SIGKILL');
+          } catch {
+            // gone meanwhile
+          }
+        }
+        try {
+          process.kill(r.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
       return;
     case 'mount':
       if (runSync('findmnt', ['-rn', r.target]).code === 0) runSync('umount', ['-l', r.target]);

@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { RUN_DIR, sleepSync, stopProcessSync, track } from './cleanup';
+import { processStartTime, RUN_DIR, sleepSync, stopProcessSync, track } from './cleanup';
 import { createNetwork, type GuestNetwork } from './network';
 import { alive, run, sleep, type RunResult } from './proc';
 import { writeNoCloudSeed, type NoCloudSeed } from './seed';
@@ -246,6 +246,26 @@ export class Container {
       { kind: 'process', pid: nspawnPid, match: 'systemd-nspawn' },
     );
     this.leaderPid = await this.findLeader(nspawnPid, 30_000);
+    // journal PID 1 too: if this process is SIGKILLed, reapStale() must end the container even
+    // when nspawn is gone already (the guest's systemd would otherwise be reparented and live on)
+    const leader = this.leaderPid;
+    const startTime = processStartTime(leader);
+    const untrackInit = track(
+      `container ${this.name} init (pid ${leader})`,
+      () => {
+        // in-process cleanup stops nspawn first (orderly halt); this only catches an orphaned PID 1
+        if (alive(nspawnPid)) return;
+        if (processStartTime(leader) === startTime) {
+          try {
+            process.kill(leader, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+      },
+      { kind: 'init', pid: leader, startTime },
+    );
+    child.once('exit', () => untrackInit());
     this.log(
       `container ${this.name}: booting, nspawn pid ${nspawnPid}, init pid ${this.leaderPid}, address ${this.address}`,
     );

@@ -17,6 +17,7 @@ export {
   overlayRoot,
   removeRoot,
   rootInfo,
+  inUseAsLayer,
   rootLayers,
   ensureLayer,
   trashTree,

@@ -35,6 +35,24 @@ export class CommandError extends Error {
   }
 }
 
+/** Process groups of commands started by run() that have not finished (each runs detached). */
+const liveGroups = new Set<number>();
+
+/** SIGKILLs every command run() started that is still running (for signal/exit cleanup). */
+export function killRunningCommands(): number {
+  let n = 0;
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+      n++;
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear();
+  return n;
+}
+
 /** Runs a command to completion; never throws for a non-zero exit (see `must`). */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -44,6 +62,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
+    const pid = child.pid;
+    if (pid) liveGroups.add(pid);
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -71,6 +91,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       reject(err);
     });
     child.on('close', (code, signal) => {
+      if (pid) liveGroups.delete(pid);
       if (timer) clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, timedOut });
     });

@@ -554,6 +554,12 @@ export async function removeRoot(path: string): Promise<void> {
   rmSync(path, { recursive: true, force: true });
 }
 
+/** True when a mounted overlay has `path` as a lower (or upper) dir: it must not change or go away. */
+export function inUseAsLayer(path: string): boolean {
+  const opts = runSync('findmnt', ['-rn', '-t', 'overlay', '-o', 'OPTIONS']).output;
+  return opts.split('\n').some((o) => o.split(/[,:=]/).includes(path));
+}
+
 /** Deletes cached roots whose name starts with `prefix` except `keep` (e.g. builds of older payloads). */
 export function pruneRoots(
   prefix: string,
@@ -565,6 +571,10 @@ export function pruneRoots(
   const gone: string[] = [];
   for (const n of readdirSync(cacheDir)) {
     if (!n.startsWith(prefix) || keep.includes(n) || existsSync(join(cacheDir, `.${n}.lock`))) continue;
+    if (inUseAsLayer(join(cacheDir, n))) {
+      opts.log?.(`not pruning ${n}: a mounted overlay uses it`);
+      continue;
+    }
     opts.log?.(`pruning old root ${n} (deleted in the background)`);
     trashTree(join(cacheDir, n));
     gone.push(n);
