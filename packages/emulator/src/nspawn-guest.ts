@@ -39,6 +39,11 @@ export interface NspawnGuestOptions {
   internet?: boolean;
   /** Called on a VM's merged root right before each boot (e.g. test drop-ins). */
   beforeBoot?: (root: string, vm: ArmResource) => void | Promise<void>;
+  /**
+   * Host directories bound into every guest (`[host, guest]`), e.g. the host's npm cache at
+   * /root/.npm so builders download the tarballs once (a bind is not part of the OS disk: never captured).
+   */
+  binds?: Array<[string, string]>;
   /** Seconds to wait for a clean poweroff before killing (default 90). */
   poweroffTimeoutSeconds?: number;
   log?: (line: string) => void;
@@ -500,14 +505,17 @@ export class NspawnGuest implements GuestBackend {
         disks,
         network,
         seed,
+        nspawnArgs: (this.opts.binds ?? []).map(([h, g]) => `--bind=${h}:${g}`),
         consoleLog: path.join(this.workdir, 'console', `${vm.name}.log`),
         log: this.log,
       });
       await container.start();
       this.running.set(k, { container, overlay, loops, diskIds });
-      const state = await container.waitRunning({ timeoutMs: 240_000 });
+      // Azure reports a VM running once it is provisioned, long before cloud-init's final stage is
+      // done: the operation completes when sshd accepts connections (the caller waits for the rest).
+      const state = await this.waitSshd(container, 240_000);
       this.log(
-        `nspawn guest: ${vm.name} booted (${state}) at ${network.guestAddress} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        `nspawn guest: ${vm.name} up (sshd ${state}) at ${network.guestAddress} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
     } catch (err) {
       const r = this.running.get(k);
@@ -517,6 +525,23 @@ export class NspawnGuest implements GuestBackend {
       overlay.dispose(false);
       throw err;
     }
+  }
+
+  private async waitSshd(container: nspawn.Container, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      if (!container.running())
+        throw new Error(`nspawn guest: ${container.name} stopped while booting:\n${container.consoleTail()}`);
+      const r = await container
+        .exec(['systemctl', 'is-active', 'ssh.service'], { timeoutMs: 10_000 })
+        .catch((e: Error) => ({ stdout: e.message, code: 1 }));
+      last = r.stdout.trim();
+      if (last === 'active') return last;
+      if (last === 'failed') break;
+      await nspawn.run('sleep', ['0.5']);
+    }
+    throw new Error(`nspawn guest: ${container.name}: ssh.service is ${last || 'unknown'} after boot`);
   }
 
   private async powerOff(vm: ArmResource): Promise<void> {
