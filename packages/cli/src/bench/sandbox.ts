@@ -125,9 +125,9 @@ async function runSandbox(emu: Emulator, o: SandboxBenchOptions): Promise<Figure
     source: 'gallery',
     sshPrivateKey: key.privateKey,
   });
-  const planFor = (claw: string) =>
+  const planFor = (claw: string, resourceGroup = BENCH_RG) =>
     stampInfrastructurePlan({
-      resourceGroup: BENCH_RG,
+      resourceGroup,
       location: 'eastus',
       claw,
       image: { type: 'gallery', id: v1.imageVersionId },
@@ -153,7 +153,9 @@ async function runSandbox(emu: Emulator, o: SandboxBenchOptions): Promise<Figure
   const serialSum = [...stepMs.values()].reduce((a, b) => a + b, 0);
 
   // the same operations one after another (concurrency 1), measured, on a second claw
-  o.log('P1: the same plan one step at a time (claw bench-s)');
+  o.log(
+    'P1: the same plan one step at a time (claw bench-s in a fresh resource group, so the network is created too)',
+  );
   const ctx = createAzureContext({
     subscriptionId: azure.subscriptionId,
     credential: resolveCredential({ kind: 'static' }),
@@ -163,7 +165,10 @@ async function runSandbox(emu: Emulator, o: SandboxBenchOptions): Promise<Figure
     location: 'eastus',
   });
   const ts = Date.now();
-  const serialRun = await executePlan(planFor('bench-s'), { context: ctx, concurrency: 1 });
+  const serialRun = await executePlan(planFor('bench-s', `${BENCH_RG}-serial`), {
+    context: ctx,
+    concurrency: 1,
+  });
   const serialMs = Date.now() - ts;
   figures.push(
     figure({
