@@ -86,7 +86,10 @@ ensure_partition_node() {
     [[ -e "/sys/class/block/$name" ]] || break # the kernel does not know it: no point waiting
     sleep 1
   done
-  [[ -b "$part" ]] && return 0
+  if [[ -b "$part" ]]; then
+    blockdev --flushbufs "$part" 2>/dev/null || true
+    return 0
+  fi
   if [[ ! -e "/sys/class/block/$name/dev" ]]; then
     claw_log "disk: $name unknown to the kernel; registering partitions with partx"
     partx -a "$dev" 2>/dev/null || partx -u "$dev" 2>/dev/null || true
@@ -97,7 +100,8 @@ ensure_partition_node() {
     mknod -m 0660 "$part" b "${majmin%%:*}" "${majmin##*:}"
     chgrp disk "$part" 2>/dev/null || true
   fi
-  [[ -b "$part" ]]
+  [[ -b "$part" ]] || return 1
+  blockdev --flushbufs "$part" 2>/dev/null || true
 }
 
 # True only when nothing at all is on the disk: no signature (wipefs, blkid), no partitions
@@ -105,6 +109,8 @@ ensure_partition_node() {
 disk_is_blank() {
   local dev="$1" base sigs size rc=0
   base="$(basename "$dev")"
+  # read what is on the disk now, not what a re-used device's buffer cache remembers
+  blockdev --flushbufs "$dev" 2>/dev/null || true
   sigs="$(wipefs -n --noheadings -O TYPE "$dev" 2>/dev/null)" || return 1
   [[ -z "${sigs//[[:space:]]/}" ]] || return 1
   blkid -p "$dev" >/dev/null 2>&1 || rc=$?
@@ -162,7 +168,7 @@ claw_filesystem() {
 
 ensure_fstab() { # fstab line by UUID with nofail and a device timeout, added once
   local src="$1" uuid line tmp
-  uuid="$(blkid -s UUID -o value "$src" 2>/dev/null || blkid -p -s UUID -o value "$src")"
+  uuid="$(blkid -p -s UUID -o value "$src" 2>/dev/null || true)"
   [[ -n "$uuid" ]] || die "disk: no UUID on $src"
   line="UUID=$uuid /mnt/claw-data ext4 defaults,nofail,x-systemd.device-timeout=${CLAW_FSTAB_DEVICE_TIMEOUT:-30s} 0 2"
   touch "$FSTAB"
@@ -196,7 +202,7 @@ step_disk() {
   fi
   if mountpoint -q "$CLAW_MNT"; then
     src="$(findmnt -n -o SOURCE --mountpoint "$CLAW_MNT")"
-    label="$(blkid -s LABEL -o value "$src" 2>/dev/null || true)"
+    label="$(blkid -p -s LABEL -o value "$src" 2>/dev/null || true)"
     [[ "$label" == "$CLAW_LABEL" ]] || die "disk: /mnt/claw-data is already mounted from $src (label '${label}'), which is not the claw data disk"
     claw_log "disk: already mounted from $src"
     ensure_fstab "$src"

@@ -18,6 +18,7 @@ setup() {
   IMG="$(mktemp -d /tmp/claw-disk.XXXXXX)"
   truncate -s 160M "$IMG/disk.img"
   LOOP="$(losetup -f --show "$IMG/disk.img")"
+  blockdev --flushbufs "$LOOP"
   mkdir -p "$R/dev/disk/azure/scsi1"
   ln -s "$LOOP" "$R/dev/disk/azure/scsi1/lun0"
   D="$R/mnt/claw-data"
@@ -34,7 +35,13 @@ teardown() {
   for p in "${STUBS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   unmount_root "$R"
   [ -n "${R2:-}" ] && unmount_root "$R2" && rm -rf "$R2"
-  if [ -n "${LOOP:-}" ]; then partx -d "$LOOP" 2>/dev/null; losetup -d "$LOOP"; fi
+  if [ -n "${LOOP:-}" ]; then
+    # a later test may get the same loop device: leave no cached blocks of this image behind
+    blockdev --flushbufs "${LOOP}p1" 2>/dev/null
+    blockdev --flushbufs "$LOOP" 2>/dev/null
+    partx -d "$LOOP" 2>/dev/null
+    losetup -d "$LOOP"
+  fi
   rm -rf "$R" "$IMG"
 }
 
@@ -66,7 +73,7 @@ stub() { # host port mode: start a listener and wait until it listens
   [ "$(blkid -p -s LABEL -o value "${LOOP}p1")" = claw-data ]
   [ "$(blkid -p -s TYPE -o value "${LOOP}p1")" = ext4 ]
   [ "$(findmnt -n -o SOURCE --mountpoint "$D")" = "${LOOP}p1" ]
-  uuid="$(blkid -s UUID -o value "${LOOP}p1")"
+  uuid="$(blkid -p -s UUID -o value "${LOOP}p1")"
   grep -qx "UUID=$uuid /mnt/claw-data ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2" "$R/etc/fstab"
   [ -f "$D/.claw-initialized" ]
   [ "$(cat "$D/workspace/SOUL.md")" = "# SOUL of alice" ]
@@ -85,14 +92,14 @@ stub() { # host port mode: start a listener and wait until it listens
 @test "a disk that holds data is never reformatted; a new OS disk finds it intact" {
   boot
   [ "$status" -eq 0 ]
-  uuid="$(blkid -s UUID -o value "${LOOP}p1")"
+  uuid="$(blkid -p -s UUID -o value "${LOOP}p1")"
   echo "precious" >"$D/workspace/precious.txt"
   new_root_same_disk
   boot
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" != *formatted* ]]
-  [ "$(blkid -s UUID -o value "${LOOP}p1")" = "$uuid" ]
+  [ "$(blkid -p -s UUID -o value "${LOOP}p1")" = "$uuid" ]
   [ "$(cat "$D/workspace/precious.txt")" = precious ]
   [[ "$output" == *"seed: disk already initialized"* ]]
   grep -q "UUID=$uuid /mnt/claw-data" "$R/etc/fstab"
