@@ -37,6 +37,7 @@ interface GuestRoot {
 /** A fresh root for a container from the claw image: an overlay (default) or a full copy. */
 async function freshRoot(image: string, label: string): Promise<GuestRoot> {
   const dir = join(WORK, label);
+  nspawn.unmountBelow(dir);
   rmSync(dir, { recursive: true, force: true });
   if (MODE === 'copy') {
     mkdirSync(WORK, { recursive: true });
@@ -57,6 +58,7 @@ async function main(): Promise<number> {
   nspawn.installCleanupHandlers(log);
   for (const r of nspawn.reapStale(log)) log(`reaped leftover: ${r}`);
   log(`mode: ${MODE} roots, cache ${nspawn.DEFAULT_CACHE_DIR}, work dir ${WORK}`);
+  nspawn.unmountBelow(WORK); // never delete through a mount a crashed run left behind
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
 
