@@ -3,6 +3,21 @@
  *
  *   const emu = await startEmulator({ latencyScale: 0 });
  *   new ComputeManagementClient(cred, emu.subscriptionId, { endpoint: emu.url, tlsOptions: { ca: emu.ca } });
+ *
+ * - HTTPS by default with a CA + server certificate made by the `openssl` binary at start (cached per
+ *   process); `https: false` serves plain HTTP (clients set allowInsecureConnection and remove the
+ *   bearer policy). Any bearer token is accepted.
+ * - Request records (`emu.requests`) and fault matching use ARM operation names:
+ *   `<Namespace>/<type path>/{read|write|delete}` and `<...>/<action>/action`, e.g.
+ *   `Microsoft.Compute/virtualMachines/write`, `Microsoft.Compute/virtualMachines/deallocate/action`,
+ *   `Microsoft.Compute/virtualMachines/instanceView/read`, `Microsoft.Resources/subscriptions/resourceGroups/delete`,
+ *   polls: `Microsoft.Compute/locations/operations/read` (also `DiskOperations`, `capsOperations`),
+ *   `Microsoft.Network/locations/operations/read`, `Microsoft.Resources/operationResults/read`.
+ * - Control endpoint for out-of-process clients (not ARM, no api-version):
+ *   `POST /_emulator/faults` (a fault spec or an array; `match.path`/`match.operation` as a string or
+ *   `{regex, flags}`, `times: null` = always) → `{ids}`; `GET|DELETE /_emulator/faults`,
+ *   `DELETE /_emulator/faults/{id}`; `GET|DELETE /_emulator/requests`; `GET /_emulator/state`;
+ *   `GET /_emulator/health`; `GET /_emulator/ssh-endpoint?ip=<public ip>`.
  */
 import './generic';
 import './resources';
@@ -10,7 +25,7 @@ import './network';
 import './compute';
 import './gallery';
 import { randomUUID } from 'node:crypto';
-import { generateCertificate } from './cert';
+import { certificateFor } from './cert';
 import { Faults } from './faults';
 import { NoopGuest, type GuestBackend, type SshEndpoint } from './guest';
 import { createArmServer, listen, type RequestRecord } from './server';
@@ -93,7 +108,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     !!opts.throttling,
     typeof opts.throttling === 'object' ? opts.throttling : {},
   );
-  const tls = useHttps ? generateCertificate(['localhost', '127.0.0.1', '::1', host]) : undefined;
+  const tls = useHttps ? certificateFor(['localhost', '127.0.0.1', '::1', host]) : undefined;
   const sshEndpoint = async (ip: string): Promise<SshEndpoint | undefined> => {
     const pip = world
       .list('Microsoft.Network/publicIPAddresses')
