@@ -55,8 +55,8 @@ describe('openclawps emulator', () => {
   });
 
   it('refuses an unknown guest before starting anything', async () => {
-    await expect(startEmulatorFromFlags({ ...base, guest: 'nspawn' }, () => undefined)).rejects.toThrow(
-      /--guest must be sandbox or none/,
+    await expect(startEmulatorFromFlags({ ...base, guest: 'qemu' }, () => undefined)).rejects.toThrow(
+      /--guest must be sandbox, nspawn or none, got "qemu"/,
     );
   });
 });
