@@ -12,6 +12,11 @@ import './secrets';
 
 import { runAll } from './lib/runner';
 
+// a stray rejection (e.g. a dropped SSH session nobody awaited) is logged, not fatal to the whole suite
+process.on('unhandledRejection', (e) =>
+  console.log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`),
+);
+
 const filter = process.env.OPENCLAWPS_REL_FILTER
   ? new RegExp(process.env.OPENCLAWPS_REL_FILTER, 'i')
   : undefined;

@@ -16,6 +16,8 @@ interface Group {
 }
 
 const groups: Group[] = [];
+/** A hung case fails instead of hanging the suite. */
+const TEST_TIMEOUT_MS = Number(process.env.OPENCLAWPS_REL_TEST_TIMEOUT_MS ?? 300_000);
 let current: Group | undefined;
 
 export function group(
@@ -90,7 +92,16 @@ export async function runAll(filter?: RegExp): Promise<{ passed: number; failed:
       }
       const t = Date.now();
       try {
-        await c.fn!();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.resolve().then(() => c.fn!()),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new AssertionError(`no result after ${TEST_TIMEOUT_MS / 1000} s`)),
+              TEST_TIMEOUT_MS,
+            );
+          }),
+        ]).finally(() => clearTimeout(timer));
         console.log(`  ok ${c.name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
         counts.passed++;
       } catch (e) {
