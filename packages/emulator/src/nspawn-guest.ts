@@ -505,7 +505,7 @@ export class NspawnGuest implements GuestBackend {
         disks,
         network,
         seed,
-        nspawnArgs: (this.opts.binds ?? []).map(([h, g]) => `--bind=${h}:${g}`),
+        nspawnArgs: [...(this.opts.binds ?? []).map(([h, g]) => `--bind=${h}:${g}`), ...this.hostCaBind()],
         consoleLog: path.join(this.workdir, 'console', `${vm.name}.log`),
         log: this.log,
       });
@@ -525,6 +525,21 @@ export class NspawnGuest implements GuestBackend {
       overlay.dispose(false);
       throw err;
     }
+  }
+
+  /**
+   * A host behind a TLS-intercepting egress proxy trusts its CA through NODE_EXTRA_CA_CERTS; the guests
+   * (whose roots trust the same CAs in the system store) need the same for node/npm, so the manager's
+   * DefaultEnvironment gets it through a read-only bind (a bind is never part of the OS disk or a capture).
+   */
+  private hostCaBind(): string[] {
+    if (!process.env.NODE_EXTRA_CA_CERTS) return [];
+    const f = path.join(this.workdir, 'host-ca.conf');
+    writeFileSync(
+      f,
+      '# OpenClawps nspawn guest: the host egress CA for node (the host sets NODE_EXTRA_CA_CERTS)\n[Manager]\nDefaultEnvironment=NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n',
+    );
+    return [`--bind-ro=${f}:/etc/systemd/system.conf.d/90-openclawps-host-ca.conf`];
   }
 
   private async waitSshd(container: nspawn.Container, timeoutMs: number): Promise<string> {
