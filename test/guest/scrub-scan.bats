@@ -49,6 +49,19 @@ teardown() { rm -rf "$R"; }
   echo "$output" | jq -e '.clean == true and .scanned > 10' >/dev/null
 }
 
+@test "key markers in the distribution's Python libraries and docs are not flagged, a real key elsewhere is" {
+  "$R/opt/claw/scrub"
+  mkdir -p "$R/usr/lib/python3/dist-packages/cloudinit/config" "$R/usr/share/doc/cloud-init/examples" "$R/root"
+  echo 'KEY_BEGIN = "-----BEGIN OPENSSH PRIVATE KEY-----"' >"$R/usr/lib/python3/dist-packages/cloudinit/config/cc_ssh.py"
+  echo '-----BEGIN RSA PRIVATE KEY-----' >"$R/usr/share/doc/cloud-init/examples/cloud-config-ssh-keys.txt"
+  run "$R/opt/claw/secret-scan" "$R"
+  [ "$status" -eq 0 ]
+  echo '-----BEGIN OPENSSH PRIVATE KEY-----' >"$R/root/id_left_behind"
+  run "$R/opt/claw/secret-scan" "$R"
+  [ "$status" -eq 1 ]
+  echo "$output" | jq -e '[.findings[].path] == ["'"$R"'/root/id_left_behind"]' >/dev/null
+}
+
 @test "a configured value inside node_modules is still found" {
   "$R/opt/claw/scrub"
   echo 'leaked sk-ant-test-0000000000000000' >"$R/usr/lib/node_modules/pkg/cache.json"
