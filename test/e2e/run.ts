@@ -28,6 +28,8 @@ const RG = 'rg-claws';
 const CLAW = 'alice';
 const BUNDLES = ['bake', 'stamp', 'upgrade', 'verify'];
 const timings: Array<[string, number]> = [];
+/** The data disk's filesystem UUID as blkid reads it from the device (no udev cache in a container). */
+const FS_UUID = 'sudo -n blkid -o value -s UUID "$(findmnt -n -o SOURCE /mnt/claw-data)"';
 
 function finishSkipped(reason: string): number {
   console.log(`SKIP e2e: ${reason}`);
@@ -278,10 +280,11 @@ async function main(): Promise<number> {
       'marker written into the workspace over SSH; filesystem UUID recorded',
       async () => {
         await ssh(`printf '%s\\n' ${JSON.stringify(marker)} > ~/workspace/e2e-marker.txt && sync`);
-        fsUuid = await ssh('findmnt -n -o UUID /mnt/claw-data');
+        fsUuid = await ssh(FS_UUID);
         const src = await ssh('findmnt -n -o SOURCE,FSTYPE,LABEL /mnt/claw-data');
         log(`data disk: ${src}, UUID ${fsUuid}`);
-        assert(/ext4/.test(src) && /claw-data/.test(src), `mount: ${src}`);
+        const label = await ssh('sudo -n blkid -o value -s LABEL "$(findmnt -n -o SOURCE /mnt/claw-data)"');
+        assert(/ext4/.test(src) && label === 'claw-data', `mount: ${src}, label ${label}`);
         assert(!!fsUuid, 'no filesystem UUID');
         before = facts();
         gatewayUp = await waitReadyz(120_000);
@@ -345,7 +348,7 @@ async function main(): Promise<number> {
         assert(/900-e2e-count/.test(applied), `migrations/applied: ${applied}`);
         const m = await ssh('cat ~/workspace/e2e-marker.txt');
         assert(m === marker, `marker after upgrade: "${m}"`);
-        const uuid = await ssh('findmnt -n -o UUID /mnt/claw-data');
+        const uuid = await ssh(FS_UUID);
         assert(uuid === fsUuid, `filesystem UUID ${uuid}, was ${fsUuid}`);
         const after = facts();
         log(`alice: ${JSON.stringify(after)}`);
@@ -424,7 +427,7 @@ async function main(): Promise<number> {
           'NIC/IP/disk changed',
         );
         assert((await ssh('cat ~/workspace/e2e-marker.txt')) === marker, 'marker lost');
-        assert((await ssh('findmnt -n -o UUID /mnt/claw-data')) === fsUuid, 'filesystem UUID changed');
+        assert((await ssh(FS_UUID)) === fsUuid, 'filesystem UUID changed');
         const runs = (await ssh('cat /mnt/claw-data/e2e-migration-runs')).split('\n').filter(Boolean).length;
         assert(runs === 1, `migration ran ${runs} times`);
       },
