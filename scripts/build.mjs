@@ -67,6 +67,11 @@ for (const name of names) {
         stdio: ['ignore', 'inherit', 'inherit'],
       },
     );
+    // Native addons ncc copies (ssh2's optional sshcrypto, cpu-features) are compiled for this machine's Node
+    // ABI and build path: not reproducible, and useless on the runner's node24. ssh2 falls back to pure JS.
+    for (const f of files(out)) if (f.endsWith('.node') || f.endsWith('.exe')) rmSync(join(out, f));
+    for (const d of ['build', 'lib'].map((x) => join(out, x)))
+      if (existsSync(d) && !files(d).length) rmSync(d, { recursive: true });
   } else {
     writeFileSync(join(out, 'index.js'), entrySource(name), { mode: 0o755 });
   }

@@ -17,6 +17,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         'Exit codes: 0 ok, 1 failed, 2 bad usage or invalid input (nothing changed), 3 unhealthy claw, 130 interrupted.',
     )
     .version(VERSION)
+    // `bake --version 1.2.0` is the image version: program options are only read before the subcommand
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
   for (const register of COMMANDS) register(program, setExit);

@@ -22,7 +22,7 @@ export {
   type UpgradeState,
   type UpgradeMarker,
 } from './upgrade';
-export { verify, resolveVerifyHost } from './verify';
+export { verify, resolveVerifyHost, verifyProblems } from './verify';
 export * from './phases';
 export { BOOT_STATUS_COMMAND, parseBootStatus, defaultOwner, publicKeyOf } from './shared';
 export * from './fleet';

@@ -168,6 +168,12 @@ export function upgradeProblems(o: UpgradeOptions): { problems: Problem[]; spec?
       `${JSON.stringify(o.clawName)} is not a claw name`,
       'lowercase letters, digits and hyphens, at most 60',
     );
+  if (!/^[A-Za-z0-9._()-]{1,90}$/.test(o.resourceGroup ?? '') || o.resourceGroup.endsWith('.'))
+    add(
+      'resource-group',
+      `${JSON.stringify(o.resourceGroup)} is not a resource group name`,
+      'letters, digits, periods, underscores, hyphens and parentheses, at most 90, not ending in a period',
+    );
   if (o.imageVersion !== 'latest' && !isVersion(o.imageVersion))
     add('image-version', `${JSON.stringify(o.imageVersion)} is not x.y.z or latest`, 'e.g. 1.2.0, or latest');
   if (!Number.isInteger(o.snapshotRetention) || o.snapshotRetention < 0)

@@ -4,7 +4,38 @@ import { verifyClaw } from '@openclawps/guest';
 import { azureContextFor } from './shared';
 import type { VerifyOptions, VerifyResult } from './types';
 
+/** Every problem with verify's inputs, before any connection or Azure call. */
+export function verifyProblems(o: VerifyOptions): string[] {
+  const problems: string[] = [];
+  // a DNS name, an IPv4 address or a bracket-less IPv6 address; never shell or URL syntax
+  if (
+    o.host !== undefined &&
+    !/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9A-Fa-f:.]{2,45}$/.test(
+      o.host,
+    )
+  )
+    problems.push(`host: ${JSON.stringify(o.host)} is not a host name or IP address`);
+  if (o.clawName !== undefined && !/^[a-z0-9]([a-z0-9-]{0,58}[a-z0-9])?$/.test(o.clawName))
+    problems.push(
+      `claw-name: ${JSON.stringify(o.clawName)} is not a claw name (lowercase letters, digits, hyphens)`,
+    );
+  if (
+    o.resourceGroup !== undefined &&
+    (!/^[A-Za-z0-9._()-]{1,90}$/.test(o.resourceGroup) || o.resourceGroup.endsWith('.'))
+  )
+    problems.push(`resource-group: ${JSON.stringify(o.resourceGroup)} is not a resource group name`);
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o.username))
+    problems.push(`username: ${JSON.stringify(o.username)} is not a Linux user name`);
+  return problems;
+}
+
 export async function resolveVerifyHost(o: VerifyOptions): Promise<string> {
+  const problems = verifyProblems(o);
+  if (problems.length)
+    throw Object.assign(new Error(`verify: invalid inputs\n${problems.map((p) => `  - ${p}`).join('\n')}`), {
+      name: 'InputError',
+      problems,
+    });
   if (o.host) return o.host;
   if (!o.clawName || !o.azure)
     throw new Error(
