@@ -1,7 +1,6 @@
 import {
   ActionInputs,
-  actionsReporter,
-  azureConnection,
+  lifecycleOptions,
   runAction,
   setOutputs,
   writeSummary,
@@ -31,10 +30,7 @@ export function run(): Promise<void> {
       secretValues,
       sshPrivateKey: inputs.secret('ssh-private-key') || undefined,
       cloudInitTimeoutMs: inputs.int('cloud-init-timeout-minutes', 40, { min: 1, max: 240 }) * 60_000,
-      dryRun: inputs.bool('dry-run', false),
-      sshPort: inputs.int('ssh-port', 22, { min: 1, max: 65535 }),
-      azure: azureConnection(inputs),
-      reporter: actionsReporter(),
+      ...lifecycleOptions(inputs),
     };
     inputs.assertValid();
     const result = await bake(options);

@@ -189,4 +189,4 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
   }
 }
 
-export { azureConnection } from './azure';
+export { azureConnection, lifecycleOptions } from './azure';

@@ -1,8 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import {
   ActionInputs,
-  actionsReporter,
-  azureConnection,
+  lifecycleOptions,
   runAction,
   setOutputs,
   writeSummary,
@@ -31,10 +30,7 @@ export function run(): Promise<void> {
       },
       sshPrivateKey: inputs.secret('ssh-private-key') || undefined,
       verifyTimeoutMs: inputs.int('verify-timeout-seconds', 600, { min: 10 }) * 1000,
-      dryRun: inputs.bool('dry-run', false),
-      sshPort: inputs.int('ssh-port', 22, { min: 1, max: 65535 }),
-      azure: azureConnection(inputs),
-      reporter: actionsReporter(),
+      ...lifecycleOptions(inputs),
     };
     inputs.assertValid();
     const plan = mode === 'rollout' ? await rollout(options) : await planFleet(options);

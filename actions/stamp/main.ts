@@ -1,7 +1,6 @@
 import {
   ActionInputs,
-  actionsReporter,
-  azureConnection,
+  lifecycleOptions,
   runAction,
   setOutputs,
   writeSummary,
@@ -54,10 +53,7 @@ export function run(): Promise<void> {
       source: inputs.oneOf('source', ['gallery', 'ubuntu'] as const, 'gallery'),
       sshPrivateKey: inputs.secret('ssh-private-key') || undefined,
       verifyTimeoutMs: inputs.int('verify-timeout-seconds', 600, { min: 10 }) * 1000,
-      dryRun: inputs.bool('dry-run', false),
-      sshPort: inputs.int('ssh-port', 22, { min: 1, max: 65535 }),
-      azure: azureConnection(inputs),
-      reporter: actionsReporter(),
+      ...lifecycleOptions(inputs),
     };
     inputs.assertValid();
     const result = await stamp(options);

@@ -29,7 +29,9 @@ export function inputsReadBy(source: string): Set<string> {
   )) {
     names.add(m[1]);
   }
-  if (/(?:readAzureInputs|azureConnection)\(/.test(source)) AZURE_INPUTS.forEach((n) => names.add(n));
+  if (/(?:readAzureInputs|azureConnection|lifecycleOptions)\(/.test(source))
+    AZURE_INPUTS.forEach((n) => names.add(n));
+  if (/lifecycleOptions\(/.test(source)) ['dry-run', 'ssh-port'].forEach((n) => names.add(n));
   return names;
 }
 
