@@ -13,7 +13,7 @@ import {
   typeOfId,
   validateTags,
 } from './common';
-import { markDeleting } from './generic';
+import { markDeleting, registerProvisioning } from './generic';
 import type { DiskSource } from './guest';
 import { resolveGallery, resolveImage, sameImage, type ResolvedImage } from './images';
 import { latencyMs } from './latency';
@@ -261,6 +261,27 @@ function resizeCheck(world: World, disk: Resource, newSize: number | undefined) 
   }
 }
 
+/** An accepted disk/snapshot update: Updating now, Succeeded when the async op completes. */
+function updatingReply(ctx: Ctx, existing: Resource, location: string): Reply {
+  existing.body.properties.provisioningState = 'Updating';
+  return {
+    status: 202,
+    body: ctx.world.render(existing),
+    op: diskOp(ctx, location, 'diskUpdate', 'generic.put', 'resource'),
+  };
+}
+
+/** What a disk PUT (of an existing disk) and PATCH both apply: the new size and SKU, then the async update. */
+function updateDisk(ctx: Ctx, existing: Resource, location: string): Reply {
+  const p = ctx.body.properties ?? {};
+  if (p.diskSizeGB) {
+    existing.body.properties.diskSizeGB = p.diskSizeGB;
+    existing.body.properties.diskSizeBytes = p.diskSizeGB * 1024 ** 3;
+  }
+  if (ctx.body.sku?.name) existing.body.sku = skuOf(ctx.body.sku.name);
+  return updatingReply(ctx, existing, location);
+}
+
 registerType({
   type: DISK,
   put(ctx, existing) {
@@ -297,17 +318,7 @@ registerType({
       }
       if (tags) existing.body.tags = tags;
       else delete existing.body.tags;
-      if (p.diskSizeGB) {
-        existing.body.properties.diskSizeGB = p.diskSizeGB;
-        existing.body.properties.diskSizeBytes = p.diskSizeGB * 1024 ** 3;
-      }
-      if (ctx.body.sku?.name) existing.body.sku = skuOf(ctx.body.sku.name);
-      existing.body.properties.provisioningState = 'Updating';
-      return {
-        status: 202,
-        body: ctx.world.render(existing),
-        op: diskOp(ctx, location, 'diskUpdate', 'generic.put', 'resource'),
-      };
+      return updateDisk(ctx, existing, location);
     }
     if (!p.creationData?.createOption)
       throw badRequest(
@@ -362,17 +373,7 @@ registerType({
     const p = ctx.body.properties ?? {};
     resizeCheck(ctx.world, existing, p.diskSizeGB);
     if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
-    if (p.diskSizeGB) {
-      existing.body.properties.diskSizeGB = p.diskSizeGB;
-      existing.body.properties.diskSizeBytes = p.diskSizeGB * 1024 ** 3;
-    }
-    if (ctx.body.sku?.name) existing.body.sku = skuOf(ctx.body.sku.name);
-    existing.body.properties.provisioningState = 'Updating';
-    return {
-      status: 202,
-      body: ctx.world.render(existing),
-      op: diskOp(ctx, existing.body.location, 'diskUpdate', 'generic.put', 'resource'),
-    };
+    return updateDisk(ctx, existing, existing.body.location);
   },
   delete(ctx, existing) {
     const vm = diskOwner(ctx.world, existing.id);
@@ -395,19 +396,9 @@ registerType({
 
 registerCompletion('noop', () => undefined);
 
-registerCompletion(
-  'disk.create',
-  async (world, op) => {
-    const d = world.get(op.resourceId);
-    if (!d) return;
-    await world.guest.onDiskCreated?.(world.render(d), d.meta.source ?? { kind: 'empty' });
-    d.body.properties.provisioningState = 'Succeeded';
-  },
-  (world, op) => {
-    const d = world.get(op.resourceId);
-    if (d) d.body.properties.provisioningState = 'Failed';
-  },
-);
+registerProvisioning('disk.create', async (world, d) => {
+  await world.guest.onDiskCreated?.(world.render(d), d.meta.source ?? { kind: 'empty' });
+});
 
 registerDeleter(DISK, async (world, res) => {
   await world.guest.onDiskDeleted?.(world.render(res));
@@ -439,12 +430,7 @@ registerType({
       }
       if (tags) existing.body.tags = tags;
       else delete existing.body.tags;
-      existing.body.properties.provisioningState = 'Updating';
-      return {
-        status: 202,
-        body: ctx.world.render(existing),
-        op: diskOp(ctx, location, 'diskUpdate', 'generic.put', 'resource'),
-      };
+      return updatingReply(ctx, existing, location);
     }
     const cd = p.creationData ?? {};
     const opt = String(cd.createOption ?? '').toLowerCase();
@@ -529,19 +515,9 @@ registerType({
   },
 });
 
-registerCompletion(
-  'snapshot.create',
-  async (world, op) => {
-    const s = world.get(op.resourceId);
-    if (!s) return;
-    await world.awaitHook(s.id);
-    s.body.properties.provisioningState = 'Succeeded';
-  },
-  (world, op) => {
-    const s = world.get(op.resourceId);
-    if (s) s.body.properties.provisioningState = 'Failed';
-  },
-);
+registerProvisioning('snapshot.create', async (world, s) => {
+  await world.awaitHook(s.id);
+});
 
 registerDeleter(SNAPSHOT, async (world, res) => {
   await world.guest.onSnapshotDeleted?.(world.render(res));
@@ -1603,6 +1579,23 @@ function sortKeys(v: Json): Json {
   return v;
 }
 
+/** A power action's common tail: mark the transient state and queue the async power change. */
+function powerChange(
+  ctx: Ctx,
+  vm: Resource,
+  transient: string,
+  kind: Parameters<typeof latencyMs>[0],
+  to: string,
+  hook: string,
+): Reply {
+  const from = vm.meta.power;
+  vm.meta.power = transient;
+  return {
+    status: 202,
+    op: vmCompute(ctx, vm.body.location, kind, 'vm.power', { to, from, hook }, 'empty'),
+  };
+}
+
 registerType({
   type: VM,
   put(ctx, existing) {
@@ -1649,19 +1642,7 @@ registerType({
       method: 'POST',
       run(ctx, vm) {
         busy(ctx.world, vm, 'deallocate');
-        const from = vm.meta.power;
-        vm.meta.power = 'deallocating';
-        return {
-          status: 202,
-          op: vmCompute(
-            ctx,
-            vm.body.location,
-            'vmDeallocate',
-            'vm.power',
-            { to: 'deallocated', from, hook: 'deallocate' },
-            'empty',
-          ),
-        };
+        return powerChange(ctx, vm, 'deallocating', 'vmDeallocate', 'deallocated', 'deallocate');
       },
     },
     poweroff: {
@@ -1674,19 +1655,7 @@ registerType({
             vm.body.name,
             'the VM is either deallocated or marked to be deallocated',
           );
-        const from = vm.meta.power;
-        vm.meta.power = 'stopping';
-        return {
-          status: 202,
-          op: vmCompute(
-            ctx,
-            vm.body.location,
-            'vmPowerOff',
-            'vm.power',
-            { to: 'stopped', from, hook: 'stop' },
-            'empty',
-          ),
-        };
+        return powerChange(ctx, vm, 'stopping', 'vmPowerOff', 'stopped', 'stop');
       },
     },
     start: {
@@ -1694,19 +1663,7 @@ registerType({
       run(ctx, vm) {
         busy(ctx.world, vm, 'Start VM');
         if (vm.meta.generalized) throw vmOpNotAllowed('Start VM', vm.body.name, 'the VM is generalized');
-        const from = vm.meta.power;
-        vm.meta.power = 'starting';
-        return {
-          status: 202,
-          op: vmCompute(
-            ctx,
-            vm.body.location,
-            'vmStart',
-            'vm.power',
-            { to: 'running', from, hook: 'start' },
-            'empty',
-          ),
-        };
+        return powerChange(ctx, vm, 'starting', 'vmStart', 'running', 'start');
       },
     },
     restart: {
@@ -1720,19 +1677,7 @@ registerType({
             vm.body.name,
             'the VM is either deallocated or marked to be deallocated',
           );
-        const from = vm.meta.power;
-        vm.meta.power = 'starting';
-        return {
-          status: 202,
-          op: vmCompute(
-            ctx,
-            vm.body.location,
-            'vmRestart',
-            'vm.power',
-            { to: 'running', from, hook: 'restart' },
-            'empty',
-          ),
-        };
+        return powerChange(ctx, vm, 'starting', 'vmRestart', 'running', 'restart');
       },
     },
     generalize: {

@@ -2,11 +2,11 @@
 import { ArmError, badRequest, conflict } from './errors';
 import { registerDeleter } from './cascade';
 import { normLocation, nowIso, requireLocation, sameId, typeOfId, validateTags } from './common';
-import { markDeleting } from './generic';
+import { markDeleting, registerProvisioning } from './generic';
 import { DEFINITION_TYPE, VERSION_TYPE, regionState } from './images';
 import { LATENCY_MS, latencyMs } from './latency';
 import { registerType, type Ctx, type Reply } from './registry';
-import { clone, registerCompletion, registerRenderer, type Json, type Resource, type World } from './world';
+import { clone, registerRenderer, type Json, type Resource, type World } from './world';
 
 const GALLERY = 'Microsoft.Compute/galleries';
 const scale = (w: World) => w.latencyScale;
@@ -20,6 +20,30 @@ function capsOp(
   args: Json = {},
 ): Reply['op'] {
   return { style: 'gallery', location, durationMs, completion, args, result };
+}
+
+/** The answer to a gallery/definition PUT or PATCH: the body now, provisioning finishes later. */
+function putReply(
+  ctx: Ctx,
+  status: number,
+  body: Json,
+  location: string,
+  kind: Parameters<typeof latencyMs>[0],
+): Reply {
+  return {
+    status,
+    body: clone(body),
+    op: capsOp(ctx, location, latencyMs(kind, scale(ctx.world)), 'generic.put', 'resource'),
+  };
+}
+
+/** Mark a gallery resource deleting and answer 202 with the async delete. */
+function deleteReply(ctx: Ctx, existing: Resource, kind: Parameters<typeof latencyMs>[0]): Reply {
+  markDeleting(ctx.world, existing.id);
+  return {
+    status: 202,
+    op: capsOp(ctx, existing.body.location, latencyMs(kind, scale(ctx.world)), 'generic.delete', 'noContent'),
+  };
 }
 
 function nested(world: World, id: string): boolean {
@@ -59,42 +83,18 @@ registerType({
       },
     };
     const res = ctx.world.set({ id: body.id, type: GALLERY, body, meta: {} });
-    return {
-      status: existing ? 200 : 201,
-      body: clone(res.body),
-      op: capsOp(ctx, location, latencyMs('galleryCreate', scale(ctx.world)), 'generic.put', 'resource'),
-    };
+    return putReply(ctx, existing ? 200 : 201, res.body, location, 'galleryCreate');
   },
   patch(ctx, existing) {
     if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
     if (ctx.body.properties?.description !== undefined)
       existing.body.properties.description = ctx.body.properties.description;
     existing.body.properties.provisioningState = 'Updating';
-    return {
-      status: 200,
-      body: clone(existing.body),
-      op: capsOp(
-        ctx,
-        existing.body.location,
-        latencyMs('galleryCreate', scale(ctx.world)),
-        'generic.put',
-        'resource',
-      ),
-    };
+    return putReply(ctx, 200, existing.body, existing.body.location, 'galleryCreate');
   },
   delete(ctx, existing) {
     if (nested(ctx.world, existing.id)) throw cannotDeleteNested();
-    markDeleting(ctx.world, existing.id);
-    return {
-      status: 202,
-      op: capsOp(
-        ctx,
-        existing.body.location,
-        latencyMs('galleryDelete', scale(ctx.world)),
-        'generic.delete',
-        'noContent',
-      ),
-    };
+    return deleteReply(ctx, existing, 'galleryDelete');
   },
 });
 
@@ -209,11 +209,7 @@ registerType({
       },
     };
     const res = ctx.world.set({ id: body.id, type: DEFINITION_TYPE, body, meta: {} });
-    return {
-      status: existing ? 200 : 201,
-      body: clone(res.body),
-      op: capsOp(ctx, location, latencyMs('galleryImageCreate', scale(ctx.world)), 'generic.put', 'resource'),
-    };
+    return putReply(ctx, existing ? 200 : 201, res.body, location, 'galleryImageCreate');
   },
   patch(ctx, existing) {
     if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
@@ -228,31 +224,11 @@ registerType({
     }
     if (p.description !== undefined) existing.body.properties.description = p.description;
     existing.body.properties.provisioningState = 'Updating';
-    return {
-      status: 200,
-      body: clone(existing.body),
-      op: capsOp(
-        ctx,
-        existing.body.location,
-        latencyMs('galleryImageCreate', scale(ctx.world)),
-        'generic.put',
-        'resource',
-      ),
-    };
+    return putReply(ctx, 200, existing.body, existing.body.location, 'galleryImageCreate');
   },
   delete(ctx, existing) {
     if (nested(ctx.world, existing.id)) throw cannotDeleteNested();
-    markDeleting(ctx.world, existing.id);
-    return {
-      status: 202,
-      op: capsOp(
-        ctx,
-        existing.body.location,
-        latencyMs('galleryImageDelete', scale(ctx.world)),
-        'generic.delete',
-        'noContent',
-      ),
-    };
+    return deleteReply(ctx, existing, 'galleryImageDelete');
   },
 });
 
@@ -663,17 +639,7 @@ registerType({
     };
   },
   delete(ctx, existing) {
-    markDeleting(ctx.world, existing.id);
-    return {
-      status: 202,
-      op: capsOp(
-        ctx,
-        existing.body.location,
-        latencyMs('imageVersionDelete', scale(ctx.world)),
-        'generic.delete',
-        'noContent',
-      ),
-    };
+    return deleteReply(ctx, existing, 'imageVersionDelete');
   },
 });
 
@@ -686,19 +652,9 @@ function busyVersion(world: World, v: Resource) {
   }
 }
 
-registerCompletion(
-  'iv.create',
-  async (world, op) => {
-    const v = world.get(op.resourceId);
-    if (!v) return;
-    await world.awaitHook(v.id);
-    v.body.properties.provisioningState = 'Succeeded';
-  },
-  (world, op) => {
-    const v = world.get(op.resourceId);
-    if (v) v.body.properties.provisioningState = 'Failed';
-  },
-);
+registerProvisioning('iv.create', async (world, v) => {
+  await world.awaitHook(v.id);
+});
 
 registerDeleter(VERSION_TYPE, async (world, res) => {
   await world.guest.onImageVersionDeleted?.(world.render(res));

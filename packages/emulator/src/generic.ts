@@ -1,6 +1,6 @@
 /** Completions shared by most resource types. */
 import { deleteResourceNow } from './cascade';
-import { registerCompletion, type AsyncOp, type World } from './world';
+import { registerCompletion, type AsyncOp, type Resource, type World } from './world';
 
 function setState(world: World, id: string, state: string) {
   const r = world.get(id);
@@ -33,6 +33,26 @@ registerCompletion(
     }
   },
 );
+
+/** A create completion: the guest's work for the resource, then Succeeded; a failed op leaves it Failed. */
+export function registerProvisioning(
+  name: string,
+  work: (world: World, res: Resource) => Promise<void>,
+): void {
+  registerCompletion(
+    name,
+    async (world, op) => {
+      const r = world.get(op.resourceId);
+      if (!r) return;
+      await work(world, r);
+      r.body.properties.provisioningState = 'Succeeded';
+    },
+    (world, op) => {
+      const r = world.get(op.resourceId);
+      if (r) r.body.properties.provisioningState = 'Failed';
+    },
+  );
+}
 
 /** Marks a resource as being deleted (GET still answers, provisioningState Deleting). */
 export function markDeleting(world: World, id: string): void {

@@ -50,6 +50,68 @@ function putOp(
   };
 }
 
+/** A network PATCH: only tags change (one atomic value), and the etag moves on. */
+function patchTags(ctx: Ctx, existing: Resource): Reply {
+  if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
+  existing.body.etag = netEtag();
+  return { status: 200, body: ctx.world.render(existing) };
+}
+
+/** Write the child resources a parent PUT carries inline (subnets, security rules); returns their ids. */
+function putChildren(
+  world: World,
+  type: string,
+  parentId: string,
+  segment: string,
+  items: Json[],
+  bodyOf: (id: string, item: Json, prev: Resource | undefined) => Json,
+): string[] {
+  const also: string[] = [];
+  for (const item of items) {
+    const cid = `${parentId}/${segment}/${item.name}`;
+    const prev = world.get(cid);
+    world.set({ id: prev?.id ?? cid, type, body: bodyOf(prev?.id ?? cid, item, prev), meta: {} });
+    also.push(prev?.id ?? cid);
+  }
+  return also;
+}
+
+/** Write a parent (VNet, NSG) whose children were written by putChildren, and answer the async PUT. */
+function putParent(
+  ctx: Ctx,
+  existing: Resource | undefined,
+  p: {
+    id: string;
+    name: string;
+    type: string;
+    location: string;
+    tags: Json;
+    kind: Parameters<typeof latencyMs>[0];
+    also: string[];
+  },
+  properties: Json,
+): Reply {
+  const body = {
+    name: existing?.body.name ?? p.name,
+    id: p.id,
+    etag: netEtag(),
+    type: p.type,
+    location: p.location,
+    ...(p.tags ? { tags: p.tags } : {}),
+    properties: {
+      provisioningState: 'Updating',
+      resourceGuid: existing?.body.properties.resourceGuid ?? guid(),
+      ...properties,
+    },
+  };
+  const res = ctx.world.set({ id: p.id, type: p.type, body, meta: {} });
+  return {
+    status: existing ? 200 : 201,
+    body: ctx.world.render(res),
+    op: putOp(ctx, p.location, p.kind, p.also),
+  };
+}
+
 function deleteOp(ctx: Ctx, res: Resource, location: string, kind: Parameters<typeof latencyMs>[0]): Reply {
   markDeleting(ctx.world, res.id);
   for (const c of ctx.world.descendants(res.id)) markDeleting(ctx.world, c.id);
@@ -245,28 +307,14 @@ registerType({
     // existing subnets must stay within the address space
     const id = existing?.id ?? ctx.id;
     for (const r of removed) ctx.world.remove(r.id);
-    const also: string[] = [];
-    for (const s of subnets) {
-      const sid = `${id}/subnets/${s.name}`;
-      const prev = ctx.world.get(sid);
-      ctx.world.set({
-        id: prev?.id ?? sid,
-        type: SUBNET,
-        body: subnetBody(prev?.id ?? sid, s.name, s.properties ?? {}, prev),
-        meta: {},
-      });
-      also.push(prev?.id ?? sid);
-    }
-    const body = {
-      name: existing?.body.name ?? name,
-      id,
-      etag: netEtag(),
-      type: VNET,
-      location,
-      ...(tags ? { tags } : {}),
-      properties: {
-        provisioningState: 'Updating',
-        resourceGuid: existing?.body.properties.resourceGuid ?? guid(),
+    const also = putChildren(ctx.world, SUBNET, id, 'subnets', subnets, (cid, s, prev) =>
+      subnetBody(cid, s.name, s.properties ?? {}, prev),
+    );
+    return putParent(
+      ctx,
+      existing,
+      { id, name, type: VNET, location, tags, kind: 'vnetCreate', also },
+      {
         addressSpace: { addressPrefixes: prefixes },
         virtualNetworkPeerings: [],
         enableDdosProtection: props.enableDdosProtection ?? false,
@@ -274,19 +322,9 @@ registerType({
           ? { privateEndpointVNetPolicies: props.privateEndpointVNetPolicies }
           : {}),
       },
-    };
-    const res = ctx.world.set({ id, type: VNET, body, meta: {} });
-    return {
-      status: existing ? 200 : 201,
-      body: ctx.world.render(res),
-      op: putOp(ctx, location, 'vnetCreate', also),
-    };
+    );
   },
-  patch(ctx, existing) {
-    if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
-    existing.body.etag = netEtag();
-    return { status: 200, body: ctx.world.render(existing) };
-  },
+  patch: patchTags,
   delete(ctx, existing) {
     for (const s of ctx.world.list(SUBNET, existing.id)) subnetInUse(ctx.world, s);
     return deleteOp(ctx, existing, existing.body.location, 'vnetDelete');
@@ -480,42 +518,12 @@ registerType({
     );
     for (const old of ctx.world.list(RULE, id))
       if (!seen.has(String(old.body.name).toLowerCase())) ctx.world.remove(old.id);
-    const also: string[] = [];
-    for (const r of rules) {
-      const rid = `${id}/securityRules/${r.name}`;
-      const prev = ctx.world.get(rid);
-      ctx.world.set({
-        id: prev?.id ?? rid,
-        type: RULE,
-        body: ruleBody(prev?.id ?? rid, prev?.body.name ?? r.name, r.properties),
-        meta: {},
-      });
-      also.push(prev?.id ?? rid);
-    }
-    const body = {
-      name: existing?.body.name ?? name,
-      id,
-      etag: netEtag(),
-      type: NSG,
-      location,
-      ...(tags ? { tags } : {}),
-      properties: {
-        provisioningState: 'Updating',
-        resourceGuid: existing?.body.properties.resourceGuid ?? guid(),
-      },
-    };
-    const res = ctx.world.set({ id, type: NSG, body, meta: {} });
-    return {
-      status: existing ? 200 : 201,
-      body: ctx.world.render(res),
-      op: putOp(ctx, location, 'nsgCreate', also),
-    };
+    const also = putChildren(ctx.world, RULE, id, 'securityRules', rules, (cid, r, prev) =>
+      ruleBody(cid, prev?.body.name ?? r.name, r.properties),
+    );
+    return putParent(ctx, existing, { id, name, type: NSG, location, tags, kind: 'nsgCreate', also }, {});
   },
-  patch(ctx, existing) {
-    if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
-    existing.body.etag = netEtag();
-    return { status: 200, body: ctx.world.render(existing) };
-  },
+  patch: patchTags,
   delete(ctx, existing) {
     const users = nsgUsers(ctx.world, existing.id);
     if (users.length) {
@@ -638,11 +646,7 @@ registerType({
       op: putOp(ctx, location, 'publicIpCreate'),
     };
   },
-  patch(ctx, existing) {
-    if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
-    existing.body.etag = netEtag();
-    return { status: 200, body: ctx.world.render(existing) };
-  },
+  patch: patchTags,
   delete(ctx, existing) {
     const user = nicUsingPip(ctx.world, existing.id);
     if (user) {
@@ -810,11 +814,7 @@ registerType({
       delayMs: latencyMs('nicCreate', scale(ctx.world)),
     };
   },
-  patch(ctx, existing) {
-    if (ctx.body.tags !== undefined) existing.body.tags = validateTags(ctx.body.tags) ?? {};
-    existing.body.etag = netEtag();
-    return { status: 200, body: ctx.world.render(existing) };
-  },
+  patch: patchTags,
   delete(ctx, existing) {
     const vm = vmUsingNic(ctx.world, existing.id);
     if (vm) {

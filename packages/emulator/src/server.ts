@@ -169,6 +169,22 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
     return;
   }
   const record: Partial<RequestRecord> = { operation: route.operation, kind: route.kind, poll: route.poll };
+  // a 'reset' fault: record the request with status 0 and drop the connection without an answer
+  const resetConnection = (fault: string) => {
+    o.requests.push({
+      time: new Date().toISOString(),
+      method,
+      path: url.pathname,
+      url: rawUrl,
+      status: 0,
+      requestId,
+      operation: route.operation,
+      kind: route.kind,
+      poll: route.poll,
+      fault,
+    });
+    req.socket.destroy();
+  };
 
   // ---- faults ----
   const fired = o.faults.take(method, url.pathname + url.search, route.operation);
@@ -178,19 +194,7 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
     record.fault = f.id;
     if (f.kind === 'delay') await sleep(f.delayMs ?? 1000);
     else if (f.kind === 'reset') {
-      o.requests.push({
-        time: new Date().toISOString(),
-        method,
-        path: url.pathname,
-        url: rawUrl,
-        status: 0,
-        requestId,
-        operation: route.operation,
-        kind: route.kind,
-        poll: route.poll,
-        fault: f.id,
-      });
-      req.socket.destroy();
+      resetConnection(f.id);
       return;
     } else if (f.kind === 'status') {
       const status = f.status ?? 500;
@@ -282,19 +286,7 @@ async function handle(o: ServerOptions, req: http.IncomingMessage, res: http.Ser
   delete reply.headers['x-emulator-op'];
   Object.assign(reply.headers, verdict.headers);
   if (resetAfter) {
-    o.requests.push({
-      time: new Date().toISOString(),
-      method,
-      path: url.pathname,
-      url: rawUrl,
-      status: 0,
-      requestId,
-      operation: route.operation,
-      kind: route.kind,
-      poll: route.poll,
-      fault: resetAfter.id,
-    });
-    req.socket.destroy();
+    resetConnection(resetAfter.id);
     return;
   }
   send(reply, record);
@@ -332,6 +324,14 @@ function resolve(o: ServerOptions, method: string, url: URL, base: string, body:
   const apiVersion = getParam(q, 'api-version');
   const kind = kindOf(method);
   const cls = classOf(method);
+  // a GET of a collection of one type; listing VMs counts against the HighCostGet compute policy
+  const listRoute = (type: string, run: Route['run']): Route => ({
+    operation: `${type}/read`,
+    kind,
+    cls,
+    compute: type === 'Microsoft.Compute/virtualMachines' ? { policy: 'HighCostGet' } : undefined,
+    run,
+  });
 
   if (lower[0] !== 'subscriptions' || segs.length < 2) {
     throw notFound(
@@ -416,13 +416,7 @@ function resolve(o: ServerOptions, method: string, url: URL, base: string, body:
     const h = handlerFor(type);
     if (!h) throw unknownType(s[1], s[2], apiVersion);
     if (method !== 'GET') throw methodNotAllowed(method);
-    return {
-      operation: `${h.type}/read`,
-      kind,
-      cls,
-      compute: h.type === 'Microsoft.Compute/virtualMachines' ? { policy: 'HighCostGet' } : undefined,
-      run: async () => listReply(o, world.list(h.type, subId), url, base),
-    };
+    return listRoute(h.type, async () => listReply(o, world.list(h.type, subId), url, base));
   }
 
   // /subscriptions/{sub}/resources ($filter)
@@ -541,32 +535,26 @@ function resolve(o: ServerOptions, method: string, url: URL, base: string, body:
     const h = handlerFor(collectionType)!;
     const parentPath = pairs.map((p) => `${p.t}/${p.n}`).join('/');
     if (method !== 'GET') throw methodNotAllowed(method);
-    return {
-      operation: `${h.type}/read`,
-      kind,
-      cls,
-      compute: h.type === 'Microsoft.Compute/virtualMachines' ? { policy: 'HighCostGet' } : undefined,
-      run: async () => {
-        const group = world.get(rgKey);
-        if (!group) throw rgNotFound(rgName);
-        let under = `${group.id}/providers/${ns}`;
-        if (pairs.length > 0) {
-          const parentType = handlerFor(itemTypeRaw);
-          const parent = world.get(`${group.id}/providers/${ns}/${parentPath}`);
-          if (!parent)
-            throw resourceNotFound(parentType?.type ?? itemTypeRaw, pairs[pairs.length - 1].n, rgName);
-          under = parent.id;
-        }
-        return listReply(
-          o,
-          world
-            .list(h.type, under)
-            .filter((x) => x.id.toLowerCase().split('/').length === under.split('/').length + 2),
-          url,
-          base,
-        );
-      },
-    };
+    return listRoute(h.type, async () => {
+      const group = world.get(rgKey);
+      if (!group) throw rgNotFound(rgName);
+      let under = `${group.id}/providers/${ns}`;
+      if (pairs.length > 0) {
+        const parentType = handlerFor(itemTypeRaw);
+        const parent = world.get(`${group.id}/providers/${ns}/${parentPath}`);
+        if (!parent)
+          throw resourceNotFound(parentType?.type ?? itemTypeRaw, pairs[pairs.length - 1].n, rgName);
+        under = parent.id;
+      }
+      return listReply(
+        o,
+        world
+          .list(h.type, under)
+          .filter((x) => x.id.toLowerCase().split('/').length === under.split('/').length + 2),
+        url,
+        base,
+      );
+    });
   }
 
   const h = handlerFor(itemTypeRaw);

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** Real SDK clients pointed at the emulator (https with its CA, static token). */
-import { ComputeManagementClient } from '@azure/arm-compute';
+import { ComputeManagementClient, type Disk, type GalleryImage } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import type { TokenCredential } from '@azure/core-auth';
@@ -97,12 +97,40 @@ export async function stampNetwork(c: Clients, rg: string, claw: string) {
   return { nsg, vnet, pip, nic };
 }
 
+/** The marketplace image the tests boot (Ubuntu 24.04 LTS). */
+export const UBUNTU = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' };
+
+/** An empty 30 GB Linux (Hyper-V V2) OS disk. */
+export const EMPTY_OS_DISK: Disk = {
+  location: LOC,
+  diskSizeGB: 30,
+  osType: 'Linux',
+  hyperVGeneration: 'V2',
+  creationData: { createOption: 'Empty' },
+};
+
+/** A Linux (Hyper-V V2) gallery image definition. */
+export function imageDefinition(
+  osState: 'Generalized' | 'Specialized',
+  identifier: { publisher: string; offer: string; sku: string },
+  features?: { name: string; value: string }[],
+): GalleryImage {
+  return {
+    location: LOC,
+    osType: 'Linux',
+    osState,
+    hyperVGeneration: 'V2',
+    identifier,
+    ...(features ? { features } : {}),
+  };
+}
+
 export function vmParams(nicId: string, extra: Record<string, unknown> = {}) {
   return {
     location: LOC,
     hardwareProfile: { vmSize: 'Standard_B2s' },
     storageProfile: {
-      imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
+      imageReference: UBUNTU,
       osDisk: {
         createOption: 'FromImage',
         managedDisk: { storageAccountType: 'Premium_LRS' },

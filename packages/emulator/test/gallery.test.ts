@@ -1,7 +1,19 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** Capture-shaped flows: gallery, definition, versions from a VM / disk / snapshot, latest, replication. */
 import { startEmulator, type Emulator, type GuestBackend } from '@openclawps/emulator';
-import { clients, fast, LOC, raw, stampNetwork, sub, vmParams, type Clients } from './clients';
+import {
+  clients,
+  fast,
+  LOC,
+  raw,
+  stampNetwork,
+  sub,
+  vmParams,
+  type Clients,
+  UBUNTU,
+  EMPTY_OS_DISK,
+  imageDefinition,
+} from './clients';
 
 let emu: Emulator;
 let c: Clients;
@@ -37,6 +49,17 @@ async function failure(p: Promise<unknown>) {
 const RG = 'img';
 let builderId: string;
 
+/** Capture the builder VM as `version` of definition `def` in clawGallery (with these publishing settings). */
+const captureBuilder = (def: string, version: string, extra: Record<string, unknown> = {}) =>
+  c.compute.galleryImageVersions.createOrUpdate(
+    RG,
+    'clawGallery',
+    def,
+    version,
+    { location: LOC, ...extra, storageProfile: { source: { virtualMachineId: builderId } } } as never,
+    fast,
+  );
+
 describe('gallery, definition and a version captured from a VM', () => {
   beforeAll(async () => {
     const { nic } = await stampNetwork(c, RG, 'builder');
@@ -49,12 +72,7 @@ describe('gallery, definition and a version captured from a VM', () => {
           uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
         },
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'ubuntu-24_04-lts',
-            sku: 'server',
-            version: 'latest',
-          },
+          imageReference: UBUNTU,
           osDisk: { createOption: 'FromImage', deleteOption: 'Delete' },
         },
       }) as never,
@@ -71,14 +89,9 @@ describe('gallery, definition and a version captured from a VM', () => {
       RG,
       'clawGallery',
       'claw-base',
-      {
-        location: LOC,
-        osType: 'Linux',
-        osState: 'Generalized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'openclawps', offer: 'claw', sku: 'base' },
-        features: [{ name: 'SecurityType', value: 'TrustedLaunch' }],
-      },
+      imageDefinition('Generalized', { publisher: 'openclawps', offer: 'claw', sku: 'base' }, [
+        { name: 'SecurityType', value: 'TrustedLaunch' },
+      ]),
       fast,
     );
   });
@@ -95,16 +108,7 @@ describe('gallery, definition and a version captured from a VM', () => {
   });
 
   it('capturing a non-generalized VM into a Generalized definition: BadRequest with the OS state', async () => {
-    const e = await failure(
-      c.compute.galleryImageVersions.createOrUpdate(
-        RG,
-        'clawGallery',
-        'claw-base',
-        '1.0.0',
-        { location: LOC, storageProfile: { source: { virtualMachineId: builderId } } } as never,
-        fast,
-      ),
-    );
+    const e = await failure(captureBuilder('claw-base', '1.0.0'));
     expect(e.code).toBe('BadRequest');
     expect(e.message).toContain(
       "has a different OS state ['Specialized'] than the parent gallery image OS state ['Generalized']",
@@ -113,16 +117,7 @@ describe('gallery, definition and a version captured from a VM', () => {
 
   it('version names must be x.y.z of 32-bit integers', async () => {
     for (const v of ['1.0', '1.0.0.1', 'v1.0.0', '1.0.4294967296']) {
-      const e = await failure(
-        c.compute.galleryImageVersions.createOrUpdate(
-          RG,
-          'clawGallery',
-          'claw-base',
-          v,
-          { location: LOC, storageProfile: { source: { virtualMachineId: builderId } } } as never,
-          fast,
-        ),
-      );
+      const e = await failure(captureBuilder('claw-base', v));
       expect(e.code).toBe('InvalidParameter');
       expect(e.message).toContain('Major(int).Minor(int).Patch(int)');
     }
@@ -130,18 +125,7 @@ describe('gallery, definition and a version captured from a VM', () => {
 
   it('target regions must contain the version location', async () => {
     const e = await failure(
-      c.compute.galleryImageVersions.createOrUpdate(
-        RG,
-        'clawGallery',
-        'claw-base',
-        '1.0.0',
-        {
-          location: LOC,
-          publishingProfile: { targetRegions: [{ name: 'westus' }] },
-          storageProfile: { source: { virtualMachineId: builderId } },
-        } as never,
-        fast,
-      ),
+      captureBuilder('claw-base', '1.0.0', { publishingProfile: { targetRegions: [{ name: 'westus' }] } }),
     );
     expect(e.message).toContain('must contain the location of image version');
   });
@@ -154,22 +138,13 @@ describe('gallery, definition and a version captured from a VM', () => {
       ['1.2.0', true],
       ['1.10.0', false],
     ] as const) {
-      const ver = await c.compute.galleryImageVersions.createOrUpdate(
-        RG,
-        'clawGallery',
-        'claw-base',
-        v,
-        {
-          location: LOC,
-          publishingProfile: {
-            targetRegions: [{ name: 'East US', regionalReplicaCount: 2 }, { name: 'westus' }],
-            replicaCount: 1,
-            excludeFromLatest: exclude,
-          },
-          storageProfile: { source: { virtualMachineId: builderId } },
-        } as never,
-        fast,
-      );
+      const ver = await captureBuilder('claw-base', v, {
+        publishingProfile: {
+          targetRegions: [{ name: 'East US', regionalReplicaCount: 2 }, { name: 'westus' }],
+          replicaCount: 1,
+          excludeFromLatest: exclude,
+        },
+      });
       expect(ver.provisioningState).toBe('Succeeded');
       expect(ver.publishingProfile?.targetRegions?.map((t) => t.name)).toEqual(['East US', 'westus']);
     }
@@ -186,18 +161,7 @@ describe('gallery, definition and a version captured from a VM', () => {
   });
 
   it('changing the source of a version: PropertyChangeNotAllowed', async () => {
-    const disk = await c.compute.disks.createOrUpdate(
-      RG,
-      'other',
-      {
-        location: LOC,
-        diskSizeGB: 30,
-        osType: 'Linux',
-        hyperVGeneration: 'V2',
-        creationData: { createOption: 'Empty' },
-      },
-      fast,
-    );
+    const disk = await c.compute.disks.createOrUpdate(RG, 'other', EMPTY_OS_DISK, fast);
     const e = await failure(
       c.compute.galleryImageVersions.createOrUpdate(
         RG,
@@ -249,34 +213,14 @@ describe('gallery, definition and a version captured from a VM', () => {
   });
 
   it('a version of a missing definition: 404 ParentResourceNotFound', async () => {
-    const e = await failure(
-      c.compute.galleryImageVersions.createOrUpdate(
-        RG,
-        'clawGallery',
-        'nope',
-        '1.0.0',
-        { location: LOC, storageProfile: { source: { virtualMachineId: builderId } } } as never,
-        fast,
-      ),
-    );
+    const e = await failure(captureBuilder('nope', '1.0.0'));
     expect(e.statusCode).toBe(404);
   });
 });
 
 describe('specialized images, snapshots and disk copies', () => {
   it('incremental snapshot of a data disk, restore by Copy; specialized version from a snapshot forbids osProfile', async () => {
-    await c.compute.disks.createOrUpdate(
-      RG,
-      'spec-os',
-      {
-        location: LOC,
-        diskSizeGB: 30,
-        osType: 'Linux',
-        hyperVGeneration: 'V2',
-        creationData: { createOption: 'Empty' },
-      },
-      fast,
-    );
+    await c.compute.disks.createOrUpdate(RG, 'spec-os', EMPTY_OS_DISK, fast);
     const src = await c.compute.disks.get(RG, 'spec-os');
     const snap = await c.compute.snapshots.createOrUpdate(
       RG,
@@ -300,13 +244,7 @@ describe('specialized images, snapshots and disk copies', () => {
       RG,
       'clawGallery',
       'claw-spec',
-      {
-        location: LOC,
-        osType: 'Linux',
-        osState: 'Specialized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'openclawps', offer: 'claw', sku: 'spec' },
-      },
+      imageDefinition('Specialized', { publisher: 'openclawps', offer: 'claw', sku: 'spec' }),
       fast,
     );
     await c.compute.galleryImageVersions.createOrUpdate(
@@ -339,31 +277,14 @@ describe('replication progresses region by region over (scaled) time', () => {
     try {
       const s = clients(slow);
       await s.resources.resourceGroups.createOrUpdate(RG, { location: LOC });
-      await s.compute.disks.createOrUpdate(
-        RG,
-        'os',
-        {
-          location: LOC,
-          diskSizeGB: 30,
-          osType: 'Linux',
-          hyperVGeneration: 'V2',
-          creationData: { createOption: 'Empty' },
-        },
-        fast,
-      );
+      await s.compute.disks.createOrUpdate(RG, 'os', EMPTY_OS_DISK, fast);
       const disk = await s.compute.disks.get(RG, 'os');
       await s.compute.galleries.createOrUpdate(RG, 'g', { location: LOC }, fast);
       await s.compute.galleryImages.createOrUpdate(
         RG,
         'g',
         'd',
-        {
-          location: LOC,
-          osType: 'Linux',
-          osState: 'Specialized',
-          hyperVGeneration: 'V2',
-          identifier: { publisher: 'p', offer: 'o', sku: 's' },
-        },
+        imageDefinition('Specialized', { publisher: 'p', offer: 'o', sku: 's' }),
         fast,
       );
       const poller = s.compute.galleryImageVersions.createOrUpdate(

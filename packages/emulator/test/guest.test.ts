@@ -1,6 +1,6 @@
 /** GuestBackend hooks: order, failures surfaced as a Failed LRO, SSH endpoints; userData; preemption. */
 import { startEmulator, type Emulator, type GuestBackend } from '@openclawps/emulator';
-import { clients, fast, raw, stampNetwork, vmParams, type Clients } from './clients';
+import { clients, fast, raw, stampNetwork, vmParams, type Clients, UBUNTU } from './clients';
 
 describe('guest backend', () => {
   let emu: Emulator;
@@ -38,12 +38,7 @@ describe('guest backend', () => {
       vmParams(nic.id!, {
         userData,
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'ubuntu-24_04-lts',
-            sku: 'server',
-            version: 'latest',
-          },
+          imageReference: UBUNTU,
           osDisk: { name: 'alice-os', createOption: 'FromImage', deleteOption: 'Delete' },
           dataDisks: [
             { lun: 0, name: 'alice-data', createOption: 'Empty', diskSizeGB: 8, deleteOption: 'Detach' },

@@ -2,7 +2,16 @@
 import { bearerTokenAuthenticationPolicyName } from '@azure/core-rest-pipeline';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { startEmulator, type Emulator } from '@openclawps/emulator';
-import { clients, credential, fast, LOC, vmParams, type Clients } from './clients';
+import {
+  clients,
+  credential,
+  fast,
+  LOC,
+  vmParams,
+  type Clients,
+  EMPTY_OS_DISK,
+  imageDefinition,
+} from './clients';
 
 let emu: Emulator;
 let c: Clients;
@@ -234,27 +243,10 @@ describe('every resource type', () => {
       'crud',
       'gal',
       'def',
-      {
-        location: LOC,
-        osType: 'Linux',
-        osState: 'Specialized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'p', offer: 'o', sku: 's' },
-      },
+      imageDefinition('Specialized', { publisher: 'p', offer: 'o', sku: 's' }),
       fast,
     );
-    const d = await c.compute.disks.createOrUpdate(
-      'crud',
-      'src',
-      {
-        location: LOC,
-        diskSizeGB: 30,
-        osType: 'Linux',
-        hyperVGeneration: 'V2',
-        creationData: { createOption: 'Empty' },
-      },
-      fast,
-    );
+    const d = await c.compute.disks.createOrUpdate('crud', 'src', EMPTY_OS_DISK, fast);
     await c.compute.galleryImageVersions.createOrUpdate(
       'crud',
       'gal',

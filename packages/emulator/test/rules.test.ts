@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** The Azure rules of arm-fidelity §4, each asserted by its real error code, through the real SDK clients. */
 import { startEmulator, type Emulator } from '@openclawps/emulator';
-import { clients, fast, LOC, stampNetwork, vmParams, type Clients } from './clients';
+import { clients, fast, LOC, stampNetwork, vmParams, type Clients, UBUNTU } from './clients';
 
 let emu: Emulator;
 let c: Clients;
@@ -56,12 +56,7 @@ describe('disks and attachment', () => {
       'a',
       vmParams(nicA, {
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'ubuntu-24_04-lts',
-            sku: 'server',
-            version: 'latest',
-          },
+          imageReference: UBUNTU,
           osDisk: { name: 'a-os', createOption: 'FromImage', deleteOption: 'Delete' },
           dataDisks: [
             { lun: 0, createOption: 'Attach', managedDisk: { id: disk.id }, deleteOption: 'Detach' },
@@ -72,6 +67,17 @@ describe('disks and attachment', () => {
     );
   });
 
+  /** PUT VM 'b' on its own NIC from the Ubuntu image with this storage profile (and other top-level parts). */
+  const putB = (storageProfile: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    code(
+      c.compute.virtualMachines.createOrUpdate(
+        'rules',
+        'b',
+        vmParams(nicB, { ...extra, storageProfile: { imageReference: UBUNTU, ...storageProfile } }) as never,
+        fast,
+      ),
+    );
+
   it('deleting an attached disk: 409 OperationNotAllowed', async () => {
     const e = await code(c.compute.disks.delete('rules', 'a-data', fast));
     expect(e).toMatchObject({ code: 'OperationNotAllowed', statusCode: 409 });
@@ -81,24 +87,7 @@ describe('disks and attachment', () => {
   it('attaching a disk owned by another VM: ConflictingUserInput, and nothing was written', async () => {
     const disk = await c.compute.disks.get('rules', 'a-data');
     const before = emu.requests.length;
-    const e = await code(
-      c.compute.virtualMachines.createOrUpdate(
-        'rules',
-        'b',
-        vmParams(nicB, {
-          storageProfile: {
-            imageReference: {
-              publisher: 'Canonical',
-              offer: 'ubuntu-24_04-lts',
-              sku: 'server',
-              version: 'latest',
-            },
-            dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: disk.id } }],
-          },
-        }) as never,
-        fast,
-      ),
-    );
+    const e = await putB({ dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: disk.id } }] });
     expect(e.code).toBe('ConflictingUserInput');
     expect(e.message).toContain('already owned by VM');
     await expect(c.compute.virtualMachines.get('rules', 'b')).rejects.toMatchObject({ statusCode: 404 });
@@ -106,50 +95,20 @@ describe('disks and attachment', () => {
   });
 
   it('two disks at one LUN: InvalidParameter', async () => {
-    const e = await code(
-      c.compute.virtualMachines.createOrUpdate(
-        'rules',
-        'b',
-        vmParams(nicB, {
-          storageProfile: {
-            imageReference: {
-              publisher: 'Canonical',
-              offer: 'ubuntu-24_04-lts',
-              sku: 'server',
-              version: 'latest',
-            },
-            dataDisks: [
-              { lun: 0, createOption: 'Empty', diskSizeGB: 4 },
-              { lun: 0, createOption: 'Empty', diskSizeGB: 4 },
-            ],
-          },
-        }) as never,
-        fast,
-      ),
-    );
+    const e = await putB({
+      dataDisks: [
+        { lun: 0, createOption: 'Empty', diskSizeGB: 4 },
+        { lun: 0, createOption: 'Empty', diskSizeGB: 4 },
+      ],
+    });
     expect(e.code).toBe('InvalidParameter');
     expect(e.message).toContain('A disk at LUN 0 already exists.');
   });
 
   it('more data disks than the size allows: OperationNotAllowed', async () => {
-    const e = await code(
-      c.compute.virtualMachines.createOrUpdate(
-        'rules',
-        'b',
-        vmParams(nicB, {
-          hardwareProfile: { vmSize: 'Standard_B1s' },
-          storageProfile: {
-            imageReference: {
-              publisher: 'Canonical',
-              offer: 'ubuntu-24_04-lts',
-              sku: 'server',
-              version: 'latest',
-            },
-            dataDisks: [0, 1, 2].map((lun) => ({ lun, createOption: 'Empty', diskSizeGB: 4 })),
-          },
-        }) as never,
-        fast,
-      ),
+    const e = await putB(
+      { dataDisks: [0, 1, 2].map((lun) => ({ lun, createOption: 'Empty', diskSizeGB: 4 })) },
+      { hardwareProfile: { vmSize: 'Standard_B1s' } },
     );
     expect(e.code).toBe('OperationNotAllowed');
     expect(e.message).toBe(
@@ -174,24 +133,9 @@ describe('disks and attachment', () => {
       fast,
     );
     const d = await c.compute.disks.get('rules', 'loose-os');
-    const e = await code(
-      c.compute.virtualMachines.createOrUpdate(
-        'rules',
-        'b',
-        vmParams(nicB, {
-          osProfile: undefined,
-          storageProfile: {
-            imageReference: {
-              publisher: 'Canonical',
-              offer: 'ubuntu-24_04-lts',
-              sku: 'server',
-              version: 'latest',
-            },
-            osDisk: { createOption: 'Attach', osType: 'Linux', managedDisk: { id: d.id } },
-          },
-        }) as never,
-        fast,
-      ),
+    const e = await putB(
+      { osDisk: { createOption: 'Attach', osType: 'Linux', managedDisk: { id: d.id } } },
+      { osProfile: undefined },
     );
     expect(e.code).toBe('InvalidParameter');
     expect(e.message).toContain(
@@ -200,24 +144,7 @@ describe('disks and attachment', () => {
   });
 
   it('an OS disk name that already exists with FromImage: ConflictingUserInput', async () => {
-    const e = await code(
-      c.compute.virtualMachines.createOrUpdate(
-        'rules',
-        'b',
-        vmParams(nicB, {
-          storageProfile: {
-            imageReference: {
-              publisher: 'Canonical',
-              offer: 'ubuntu-24_04-lts',
-              sku: 'server',
-              version: 'latest',
-            },
-            osDisk: { name: 'loose-os', createOption: 'FromImage' },
-          },
-        }) as never,
-        fast,
-      ),
-    );
+    const e = await putB({ osDisk: { name: 'loose-os', createOption: 'FromImage' } });
     expect(e.code).toBe('ConflictingUserInput');
   });
 });
@@ -438,12 +365,7 @@ describe('a disk being detached', () => {
         'x',
         vmParams(nic.id!, {
           storageProfile: {
-            imageReference: {
-              publisher: 'Canonical',
-              offer: 'ubuntu-24_04-lts',
-              sku: 'server',
-              version: 'latest',
-            },
+            imageReference: UBUNTU,
             dataDisks: [{ lun: 0, name: 'shared', createOption: 'Empty', diskSizeGB: 4 }],
           },
         }) as never,
@@ -465,12 +387,7 @@ describe('a disk being detached', () => {
           'y',
           vmParams(y.id!, {
             storageProfile: {
-              imageReference: {
-                publisher: 'Canonical',
-                offer: 'ubuntu-24_04-lts',
-                sku: 'server',
-                version: 'latest',
-              },
+              imageReference: UBUNTU,
               dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: disk.id } }],
             },
           }) as never,
@@ -583,12 +500,7 @@ describe('deleteOption honoured per disk and NIC', () => {
       vmParams(nic.id!, {
         networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: 'Delete' }] },
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'ubuntu-24_04-lts',
-            sku: 'server',
-            version: 'latest',
-          },
+          imageReference: UBUNTU,
           osDisk: { name: 'd-os', createOption: 'FromImage', deleteOption: 'Detach' },
           dataDisks: [
             { lun: 0, name: 'd-keep', createOption: 'Empty', diskSizeGB: 4, deleteOption: 'Detach' },

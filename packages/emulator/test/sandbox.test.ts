@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { SandboxGuest, rewritePaths, startEmulator, type Emulator } from '@openclawps/emulator';
 import { connectSsh, generateEd25519KeyPair, type SshSession } from '@openclawps/guest';
 import { renderFullCloudInit } from '@openclawps/templates';
-import { clients, fast, LOC, stampNetwork, vmParams, type Clients } from './clients';
+import { clients, fast, LOC, stampNetwork, vmParams, type Clients, UBUNTU, imageDefinition } from './clients';
 
 const key = generateEd25519KeyPair({ comment: 'sandbox-test' });
 const wrongKey = generateEd25519KeyPair({ comment: 'intruder' });
@@ -87,12 +87,7 @@ describe('sandbox guest through the emulator', () => {
       name,
       vmParams(nicId, {
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'ubuntu-24_04-lts',
-            sku: 'server',
-            version: 'latest',
-          },
+          imageReference: UBUNTU,
           osDisk: { name: osDisk, createOption: 'FromImage', deleteOption: 'Delete' },
           dataDisks: [
             { lun: 0, createOption: 'Attach', managedDisk: { id: dataDiskId }, deleteOption: 'Detach' },
@@ -265,14 +260,9 @@ describe('sandbox guest through the emulator', () => {
       'rg1',
       'clawGallery',
       'claw-base',
-      {
-        location: LOC,
-        osType: 'Linux',
-        osState: 'Generalized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'openclawps', offer: 'claw', sku: 'base' },
-        features: [{ name: 'SecurityType', value: 'TrustedLaunchSupported' }],
-      },
+      imageDefinition('Generalized', { publisher: 'openclawps', offer: 'claw', sku: 'base' }, [
+        { name: 'SecurityType', value: 'TrustedLaunchSupported' },
+      ]),
       fast,
     );
     const vm = await c.compute.virtualMachines.get('rg1', 'alice');
@@ -335,30 +325,41 @@ describe('sandbox guest through the emulator', () => {
   });
 });
 
+/** A fresh emulator with a sandbox guest and one VM `name` (with this osProfile) in rg1; closed after `fn`. */
+async function withSandboxVm(
+  name: string,
+  osProfile: Record<string, unknown>,
+  fn: (v: { emu: Emulator; net: Awaited<ReturnType<typeof stampNetwork>>; root: string }) => Promise<void>,
+): Promise<void> {
+  const guest = new SandboxGuest();
+  const emu = await startEmulator({ latencyScale: 0, guest });
+  try {
+    const c = clients(emu);
+    const net = await stampNetwork(c, 'rg1', name);
+    const vm = await c.compute.virtualMachines.beginCreateOrUpdateAndWait(
+      'rg1',
+      name,
+      vmParams(net.nic.id!, { osProfile }) as never,
+      fast,
+    );
+    await fn({ emu, net, root: guest.diskDir(vm.storageProfile!.osDisk!.managedDisk!.id!) });
+  } finally {
+    await emu.close();
+  }
+}
+
 describe('sandbox guest: a bake builder from stock Ubuntu with the full cloud-init', () => {
   it('installs the payload with the real install.sh (payload only) and does not run claw-boot', async () => {
-    const guest = new SandboxGuest();
-    const emu = await startEmulator({ latencyScale: 0, guest });
-    try {
-      const c = clients(emu);
-      const net = await stampNetwork(c, 'rg1', 'builder');
-      const vm = await c.compute.virtualMachines.beginCreateOrUpdateAndWait(
-        'rg1',
-        'builder',
-        vmParams(net.nic.id!, {
-          osProfile: {
-            computerName: 'builder',
-            adminUsername: 'azureuser',
-            customData: b64(renderFullCloudInit({ profile: 'minimal' })),
-            linuxConfiguration: {
-              disablePasswordAuthentication: true,
-              ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
-            },
-          },
-        }) as never,
-        fast,
-      );
-      const root = guest.diskDir(vm.storageProfile!.osDisk!.managedDisk!.id!);
+    const osProfile = {
+      computerName: 'builder',
+      adminUsername: 'azureuser',
+      customData: b64(renderFullCloudInit({ profile: 'minimal' })),
+      linuxConfiguration: {
+        disablePasswordAuthentication: true,
+        ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
+      },
+    };
+    await withSandboxVm('builder', osProfile, async ({ emu, net, root }) => {
       const log = readFileSync(path.join(root, 'var/log/cloud-init-output.log'), 'utf8');
       expect(log).toMatch(/install\.sh --payload-only --profile minimal: exit 0/);
       expect(JSON.parse(readFileSync(path.join(root, 'opt/claw/image.json'), 'utf8'))).toMatchObject({
@@ -378,34 +379,20 @@ describe('sandbox guest: a bake builder from stock Ubuntu with the full cloud-in
       );
       s.close();
       expect(st.stdout).toBe('status: done\nenabled\n');
-    } finally {
-      await emu.close();
-    }
+    });
   });
 });
 
 describe('sandbox guest: admin password', () => {
   it('accepts the osProfile admin password when password authentication is enabled, refuses a wrong one', async () => {
-    const guest = new SandboxGuest();
-    const emu = await startEmulator({ latencyScale: 0, guest });
     const password = 'Sandbox-Passw0rd!x';
-    try {
-      const c = clients(emu);
-      const net = await stampNetwork(c, 'rg1', 'dave');
-      const vm = await c.compute.virtualMachines.beginCreateOrUpdateAndWait(
-        'rg1',
-        'dave',
-        vmParams(net.nic.id!, {
-          osProfile: {
-            computerName: 'dave',
-            adminUsername: 'azureuser',
-            adminPassword: password,
-            linuxConfiguration: { disablePasswordAuthentication: false },
-          },
-        }) as never,
-        fast,
-      );
-      const root = guest.diskDir(vm.storageProfile!.osDisk!.managedDisk!.id!);
+    const osProfile = {
+      computerName: 'dave',
+      adminUsername: 'azureuser',
+      adminPassword: password,
+      linuxConfiguration: { disablePasswordAuthentication: false },
+    };
+    await withSandboxVm('dave', osProfile, async ({ emu, net, root }) => {
       expect(readFileSync(path.join(root, 'etc/sandbox-shadow'), 'utf8')).not.toContain(password);
       const host = net.pip.ipAddress!;
       const s = await connectSsh({ host, port: emu.sshPort, username: 'azureuser', password });
@@ -417,9 +404,7 @@ describe('sandbox guest: admin password', () => {
       await expect(
         connectSsh({ host, port: emu.sshPort, username: 'azureuser', privateKey: key.privateKey }),
       ).rejects.toMatchObject({ code: 'AUTH_FAILED' });
-    } finally {
-      await emu.close();
-    }
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 import { startEmulator, type Emulator } from '@openclawps/emulator';
-import { clients, fast, LOC, stampNetwork, vmParams, type Clients } from './clients';
+import { clients, fast, LOC, stampNetwork, vmParams, type Clients, UBUNTU } from './clients';
 
 describe('emulator smoke: a stamp through the real SDKs', () => {
   let emu: Emulator;
@@ -25,12 +25,7 @@ describe('emulator smoke: a stamp through the real SDKs', () => {
       'alice',
       vmParams(nic.id!, {
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'ubuntu-24_04-lts',
-            sku: 'server',
-            version: 'latest',
-          },
+          imageReference: UBUNTU,
           osDisk: { name: 'alice-os-1-0-0', createOption: 'FromImage', deleteOption: 'Delete' },
           dataDisks: [
             { lun: 0, createOption: 'Attach', managedDisk: { id: disk.id }, deleteOption: 'Detach' },
