@@ -16,6 +16,17 @@ const wrongKey = generateEd25519KeyPair({ comment: 'intruder' });
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
+/** An osProfile for azureuser that logs in only with `key` (and runs this custom data, if any). */
+const keyLogin = (computerName: string, customData?: string) => ({
+  computerName,
+  adminUsername: 'azureuser',
+  ...(customData !== undefined ? { customData } : {}),
+  linuxConfiguration: {
+    disablePasswordAuthentication: true,
+    ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
+  },
+});
+
 function customData(): string {
   const yaml = [
     '#cloud-config',
@@ -93,15 +104,7 @@ describe('sandbox guest through the emulator', () => {
             { lun: 0, createOption: 'Attach', managedDisk: { id: dataDiskId }, deleteOption: 'Detach' },
           ],
         },
-        osProfile: {
-          computerName: 'alice',
-          adminUsername: 'azureuser',
-          customData: customData(),
-          linuxConfiguration: {
-            disablePasswordAuthentication: true,
-            ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
-          },
-        },
+        osProfile: keyLogin('alice', customData()),
         ...extra,
       }) as never,
       fast,
@@ -297,14 +300,7 @@ describe('sandbox guest through the emulator', () => {
           osDisk: { name: 'bob-os-1-0-0', createOption: 'FromImage', deleteOption: 'Delete' },
           dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: d2.id }, deleteOption: 'Detach' }],
         },
-        osProfile: {
-          computerName: 'bob',
-          adminUsername: 'azureuser',
-          linuxConfiguration: {
-            disablePasswordAuthentication: true,
-            ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
-          },
-        },
+        osProfile: keyLogin('bob'),
       }) as never,
       fast,
     );
@@ -350,15 +346,7 @@ async function withSandboxVm(
 
 describe('sandbox guest: a bake builder from stock Ubuntu with the full cloud-init', () => {
   it('installs the payload with the real install.sh (payload only) and does not run claw-boot', async () => {
-    const osProfile = {
-      computerName: 'builder',
-      adminUsername: 'azureuser',
-      customData: b64(renderFullCloudInit({ profile: 'minimal' })),
-      linuxConfiguration: {
-        disablePasswordAuthentication: true,
-        ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
-      },
-    };
+    const osProfile = keyLogin('builder', b64(renderFullCloudInit({ profile: 'minimal' })));
     await withSandboxVm('builder', osProfile, async ({ emu, net, root }) => {
       const log = readFileSync(path.join(root, 'var/log/cloud-init-output.log'), 'utf8');
       expect(log).toMatch(/install\.sh --payload-only --profile minimal: exit 0/);
@@ -423,14 +411,7 @@ describe('sandbox guest with a persisted world', () => {
         'rg1',
         'carol',
         vmParams(net.nic.id!, {
-          osProfile: {
-            computerName: 'carol',
-            adminUsername: 'azureuser',
-            linuxConfiguration: {
-              disablePasswordAuthentication: true,
-              ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: key.publicKey }] },
-            },
-          },
+          osProfile: keyLogin('carol'),
         }) as never,
         fast,
       );
