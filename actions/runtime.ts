@@ -1,16 +1,19 @@
 /**
  * The one bundle behind every dist/<name>/index.js (see scripts/build.mjs). Each entry is a thin
  * file that calls runEntry(name); the root action.yml dispatches on its `command` input.
+ * Entries are required lazily so an action only initialises the modules it uses (cold start).
  */
+/* eslint-disable @typescript-eslint/no-require-imports */
 import * as core from '@actions/core';
-import { run as bake } from './bake/main';
-import { run as stamp } from './stamp/main';
-import { run as upgrade } from './upgrade/main';
-import { run as verify } from './verify/main';
-import { run as fleet } from './fleet/main';
-import { main as cli } from '../packages/cli/src/main';
 
-const ACTIONS: Record<string, () => Promise<void>> = { bake, stamp, upgrade, verify, fleet };
+type Run = () => Promise<void>;
+const ACTIONS: Record<string, () => Run> = {
+  bake: () => (require('./bake/main') as { run: Run }).run,
+  stamp: () => (require('./stamp/main') as { run: Run }).run,
+  upgrade: () => (require('./upgrade/main') as { run: Run }).run,
+  verify: () => (require('./verify/main') as { run: Run }).run,
+  fleet: () => (require('./fleet/main') as { run: Run }).run,
+};
 
 export const ACTION_NAMES = Object.keys(ACTIONS);
 
@@ -21,7 +24,8 @@ export function runEntry(name: string): void {
       process.exitCode = 1;
     });
   if (name === 'cli') {
-    done(cli(process.argv.slice(2)).then((code) => void (process.exitCode = code)));
+    const { main } = require('../packages/cli/src/main') as { main(argv: string[]): Promise<number> };
+    done(main(process.argv.slice(2)).then((code) => void (process.exitCode = code)));
     return;
   }
   if (name === 'action') {
@@ -31,10 +35,10 @@ export function runEntry(name: string): void {
       core.setFailed(`input \`command\` must be one of ${ACTION_NAMES.join(', ')}, got "${command}"`);
       return;
     }
-    done(action());
+    done(action()());
     return;
   }
   const action = ACTIONS[name];
   if (!action) throw new Error(`unknown entry ${name}`);
-  done(action());
+  done(action()());
 }
