@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { formatEnv } from '@openclawps/config';
 import { NspawnGuest, nspawnGuestProblems, nspawn, startEmulator, type Emulator } from '@openclawps/emulator';
-import { connectSsh, generateEd25519KeyPair, parseVerifyReport } from '@openclawps/guest';
+import { connectSsh, generateEd25519KeyPair } from '@openclawps/guest';
 import { repoRoot, runBundle, type BundleRun } from '../helpers/bundle';
 import { assert, skip, Suite } from '../system/harness';
 
@@ -385,10 +385,12 @@ async function main(): Promise<number> {
           'ssh-private-key': key.privateKey,
           'timeout-seconds': '120',
         });
-        const report = parseVerifyReport(r.outputs.report ?? '{}');
+        // the action's `report` output is the lifecycle's report (checks, no summary counts)
+        const report = JSON.parse(r.outputs.report ?? '{}') as {
+          checks: Array<{ id: string; status: string; detail: string }>;
+        };
         for (const c of report.checks)
           log(`  ${c.status.padEnd(4)} ${c.id}${c.status !== 'pass' ? ` — ${c.detail}` : ''}`);
-        log(`  summary ${JSON.stringify(report.summary)}`);
         assert(
           r.code === 0 && r.outputs.healthy === 'true',
           `verify: exit ${r.code}, healthy=${r.outputs.healthy}, failed: ${r.outputs['failed-checks']}`,
