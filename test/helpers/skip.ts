@@ -20,7 +20,8 @@ export function isRoot(): boolean {
 /** The first missing requirement, or null when everything is there. */
 export function missing(requirements: { root?: boolean; commands?: string[] }): string | null {
   if (requirements.root && !isRoot()) return 'needs root';
-  for (const cmd of requirements.commands ?? []) if (!hasCommand(cmd)) return `needs \`${cmd}\` (apt package)`;
+  for (const cmd of requirements.commands ?? [])
+    if (!hasCommand(cmd)) return `needs \`${cmd}\` (apt package)`;
   return null;
 }
 

@@ -1,6 +1,7 @@
 /** bake, stamp, upgrade, verify, fleet: flags mirror the actions' inputs. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import type { Reporter } from '@openclawps/config';
 import { bake, planFleet, rollout, stamp, upgrade, verify } from '@openclawps/lifecycle';
 import { addAzureFlags, azureFromFlags, type AzureFlagValues, UsageError } from '../azure-flags';
 import { createCliReporter, EXIT, printResult } from '../output';
@@ -16,6 +17,17 @@ const list = (v: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 const readText = (path?: string) => (path ? readFileSync(path, 'utf8') : undefined);
+
+/** What bake, stamp, upgrade and fleet share: dry-run, SSH port, the Azure connection, the log, Ctrl-C. */
+function lifecycleFromFlags(o: AzureFlagValues & { sshPort: number }, reporter: Reporter) {
+  return {
+    dryRun: o.dryRun,
+    sshPort: o.sshPort,
+    azure: azureFromFlags(o),
+    reporter,
+    signal: interruptSignal(),
+  };
+}
 
 /** Wires SIGINT/SIGTERM to an AbortSignal so long operations stop cleanly. */
 function interruptSignal(): AbortSignal {
@@ -76,11 +88,7 @@ export const registerLifecycle: Register = (program, setExit) => {
       secretValues,
       sshPrivateKey: readText(o.sshKey),
       cloudInitTimeoutMs: o.cloudInitTimeoutMinutes * 60_000,
-      dryRun: o.dryRun,
-      sshPort: o.sshPort,
-      azure: azureFromFlags(o as AzureFlagValues),
-      reporter,
-      signal: interruptSignal(),
+      ...lifecycleFromFlags(o, reporter),
     });
     reporter.done();
     printResult(o.json, result, () => [`image version ${result.version}: ${result.imageVersionId}`]);
@@ -129,11 +137,7 @@ export const registerLifecycle: Register = (program, setExit) => {
       source: o.source,
       sshPrivateKey: readText(o.sshKey),
       verifyTimeoutMs: o.verifyTimeoutSeconds * 1000,
-      dryRun: o.dryRun,
-      sshPort: o.sshPort,
-      azure: azureFromFlags(o as AzureFlagValues),
-      reporter,
-      signal: interruptSignal(),
+      ...lifecycleFromFlags(o, reporter),
     });
     reporter.done();
     if (o.dryRun) return;
@@ -180,11 +184,7 @@ export const registerLifecycle: Register = (program, setExit) => {
       keepOsDisks: o.keepOsDisks,
       sshPrivateKey: readText(o.sshKey),
       verifyTimeoutMs: o.verifyTimeoutSeconds * 1000,
-      dryRun: o.dryRun,
-      sshPort: o.sshPort,
-      azure: azureFromFlags(o as AzureFlagValues),
-      reporter,
-      signal: interruptSignal(),
+      ...lifecycleFromFlags(o, reporter),
     });
     reporter.done();
     if (o.dryRun) return;
@@ -285,11 +285,7 @@ export const registerLifecycle: Register = (program, setExit) => {
         pauseSeconds: o.pauseSeconds,
         maxParallel: o.maxParallel,
       },
-      dryRun: o.dryRun,
-      sshPort: o.sshPort,
-      azure: azureFromFlags(o as AzureFlagValues),
-      reporter,
-      signal: interruptSignal(),
+      ...lifecycleFromFlags(o, reporter),
     };
     const plan = o.rollout ? await rollout(options) : await planFleet(options);
     printResult(o.json, plan, () => [plan.markdown]);
