@@ -472,10 +472,10 @@ step_units() {
   if [[ "$(claw_profile)" == desktop ]]; then
     write_if_changed "$CLAW_ROOT/etc/lightdm/lightdm.conf.d/50-claw-autologin.conf" 0644 \
       "$(printf '[Seat:*]\nautologin-user=%s\nautologin-user-timeout=0\nautologin-session=xfce\nuser-session=xfce' "$admin")" && changed=1
-    listen=localhost
-    [[ "$(claw_vnc_exposure)" == public ]] && listen=0.0.0.0
+    listen=-localhost
+    [[ "$(claw_vnc_exposure)" == public ]] && listen='-listen 0.0.0.0'
     write_if_changed "$sd/x11vnc.service.d/10-claw-exposure.conf" 0644 \
-      "$(printf '[Service]\nEnvironment=CLAW_VNC_LISTEN=%s' "$listen")" && { changed=1; flag vnc-changed; }
+      "$(printf '[Service]\nEnvironment="CLAW_VNC_LISTEN_ARGS=%s"' "$listen")" && { changed=1; flag vnc-changed; }
   fi
   if ((changed)); then
     "$CLAW_SYSTEMCTL" daemon-reload || die "units: daemon-reload failed"

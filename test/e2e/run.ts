@@ -6,6 +6,10 @@
  *   -> dist/stamp alice -> marker over SSH -> dist/bake 1.1.0 (+ a migration that counts its runs)
  *   -> dist/upgrade -> migration ran once, marker intact, same filesystem UUID, same NIC/IP, /readyz
  *   -> dist/verify healthy -> dist/upgrade killed (SIGKILL) mid-way -> re-run converges.
+ *   Then the desktop profile: dist/bake 2.0.0 (XFCE, lightdm on a dummy Xorg, x11vnc, chromium)
+ *   -> dist/stamp bob -> dist/verify with the desktop checks run for real (no desktop skip), an RFB
+ *   handshake that demands a password, chromium opening a window on the shared desktop :0, and
+ *   verify failing when x11vnc is stopped.
  *
  *   npm run test:e2e     (root; skips clearly without root or the tools)
  *
@@ -14,7 +18,9 @@
  * install.sh still runs in full on every builder), OPENCLAWPS_E2E_WORK (default /var/tmp/openclawps-e2e).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
+import { Client as SshClient } from 'ssh2';
 import { formatEnv } from '@openclawps/config';
 import { NspawnGuest, nspawnGuestProblems, nspawn, startEmulator, type Emulator } from '@openclawps/emulator';
 import { connectSsh, generateEd25519KeyPair } from '@openclawps/guest';
@@ -26,6 +32,7 @@ const log = suite.log;
 const WORK = process.env.OPENCLAWPS_E2E_WORK ?? '/var/tmp/openclawps-e2e';
 const RG = 'rg-claws';
 const CLAW = 'alice';
+const DESKTOP_CLAW = 'bob';
 const BUNDLES = ['bake', 'stamp', 'upgrade', 'verify'];
 const timings: Array<[string, number]> = [];
 /** The data disk's filesystem UUID as blkid reads it from the device (no udev cache in a container). */
@@ -80,16 +87,20 @@ async function main(): Promise<number> {
   let guest: NspawnGuest | undefined;
   const key = generateEd25519KeyPair({ comment: 'openclawps-e2e' });
   const caFile = join(WORK, 'emulator-ca.pem');
-  const env = formatEnv(
-    Object.entries({
-      CLAW_NAME: CLAW,
-      PROFILE: 'minimal',
-      OPENCLAW_MODEL: 'xai/grok-4',
-      ...SECRETS,
-      TELEGRAM_USER_ID: '5551234567',
-      RESOURCE_GROUP: RG,
-    }),
-  );
+  const envFor = (name: string, profile: 'minimal' | 'desktop') =>
+    formatEnv(
+      Object.entries({
+        CLAW_NAME: name,
+        PROFILE: profile,
+        OPENCLAW_MODEL: 'xai/grok-4',
+        ...SECRETS,
+        TELEGRAM_USER_ID: '5551234567',
+        RESOURCE_GROUP: RG,
+      }),
+    );
+  const env = envFor(CLAW, 'minimal');
+  /** Every bundle's stdout, stderr, GITHUB_OUTPUT and summary, for secrets learned later (the VNC password). */
+  const transcripts: string[] = [];
   const azure = () => ({
     'subscription-id': emu!.subscriptionId,
     auth: 'static',
@@ -131,19 +142,27 @@ async function main(): Promise<number> {
       .join('\n');
     for (const s of [...Object.values(SECRETS), key.privateKey.split('\n')[1]])
       assert(!all.includes(s), `dist/${name} leaked a secret value into its output`);
+    transcripts.push(all);
     return r;
   };
+  // OPENCLAWPS_E2E_ONLY=desktop (development): only the desktop steps (and the emulator, the cleanup)
+  const only = process.env.OPENCLAWPS_E2E_ONLY;
   const timed = async (name: string, fn: () => Promise<void>, needs: string[] = []) => {
     const t0 = Date.now();
-    await suite.step(name, fn, { needs });
+    const wanted =
+      only !== 'desktop' ||
+      /^(emulator|cleanup|desktop)/.test(name) ||
+      name.includes(DESKTOP_CLAW) ||
+      name.includes('2.0.0');
+    await suite.step(name, wanted ? fn : async () => skip(`OPENCLAWPS_E2E_ONLY=${only}`), { needs });
     timings.push([name, (Date.now() - t0) / 1000]);
   };
 
   const sub = () => `/subscriptions/${emu!.subscriptionId}/resourceGroups/${RG}/providers`;
-  const facts = () => {
-    const vm = emu!.world.get(`${sub()}/Microsoft.Compute/virtualMachines/${CLAW}`)?.body;
+  const facts = (claw = CLAW) => {
+    const vm = emu!.world.get(`${sub()}/Microsoft.Compute/virtualMachines/${claw}`)?.body;
     const nicId: string | undefined = vm?.properties?.networkProfile?.networkInterfaces?.[0]?.id;
-    const pip = emu!.world.get(`${sub()}/Microsoft.Network/publicIPAddresses/${CLAW}-pip`)?.body;
+    const pip = emu!.world.get(`${sub()}/Microsoft.Network/publicIPAddresses/${claw}-pip`)?.body;
     return {
       vm: !!vm,
       version: vm?.tags?.['openclawps-image-version'] as string | undefined,
@@ -156,11 +175,11 @@ async function main(): Promise<number> {
       osDisks: emu!.world
         .list('Microsoft.Compute/disks')
         .map((d) => d.body.name as string)
-        .filter((n) => n.startsWith(`${CLAW}-os-`)),
+        .filter((n) => n.startsWith(`${claw}-os-`)),
     };
   };
-  const ssh = async (command: string, timeoutMs = 60_000) => {
-    const f = facts();
+  const ssh = async (command: string, timeoutMs = 60_000, claw = CLAW) => {
+    const f = facts(claw);
     const s = await connectSsh({
       host: f.ip!,
       port: 22,
@@ -177,16 +196,48 @@ async function main(): Promise<number> {
       s.close();
     }
   };
-  const waitReadyz = async (timeoutMs = 180_000) => {
+  const waitReadyz = async (timeoutMs = 180_000, claw = CLAW) => {
     const t0 = Date.now();
     let last = '';
     while (Date.now() - t0 < timeoutMs) {
-      last = await ssh('curl -sS -m 5 -o /dev/null -w "%{http_code}" http://127.0.0.1:18789/readyz || true');
+      last = await ssh(
+        'curl -sS -m 5 -o /dev/null -w "%{http_code}" http://127.0.0.1:18789/readyz || true',
+        60_000,
+        claw,
+      );
       if (last === '200') break;
       await nspawn.run('sleep', ['3']);
     }
     log(`/readyz: ${last} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return last === '200';
+  };
+
+  /** What a claw says about itself when a step on it failed: the failing checks, failed units, journals. */
+  const diagnose = async (claw: string) => {
+    const out = await ssh(
+      'sudo -n /opt/claw/verify --text 2>&1 | grep -v "\\[PASS\\]" | tail -n 40; ' +
+        'systemctl --failed --no-legend --plain 2>&1 | head; ' +
+        'sudo -n journalctl -b --no-pager -n 25 -u lightdm -u x11vnc -u claw-boot 2>&1 | cut -c1-240 || true',
+      60_000,
+      claw,
+    ).catch((e: Error) => `(no diagnostics: ${e.message})`);
+    log(`diagnostics of ${claw}:\n${out}`);
+  };
+
+  /** dist/verify against a claw; logs every check. The `report` output is the lifecycle's report. */
+  const verifyBundle = async (claw: string) => {
+    const r = await bundle('verify', {
+      host: facts(claw).ip!,
+      port: '22',
+      'ssh-private-key': key.privateKey,
+      'timeout-seconds': '120',
+    });
+    const report = JSON.parse(r.outputs.report ?? '{"checks":[]}') as {
+      checks: Array<{ id: string; group: string; status: string; detail: string }>;
+    };
+    for (const c of report.checks)
+      log(`  ${c.status.padEnd(4)} ${c.id}${c.status !== 'pass' ? ` — ${c.detail}` : ''}`);
+    return { r, report };
   };
 
   const marker = `e2e-marker ${new Date().toISOString()} ${Math.random().toString(36).slice(2)}`;
@@ -330,6 +381,14 @@ async function main(): Promise<number> {
           `outputs ${JSON.stringify(r.outputs)}`,
         );
         log(`downtime ${r.outputs['downtime-seconds']} s`);
+        // the old VM was stopped over SSH (gateway + sidecar stopped, disks synced), not deallocated
+        assert(
+          /phase quiesce/.test(r.stdout) && !/phase deallocate/.test(r.stdout),
+          `the stop was not the SSH quiesce: ${r.stdout
+            .split('\n')
+            .filter((l) => /phase (quiesce|deallocate)|could not stop/.test(l))
+            .join(' | ')}`,
+        );
       },
       ['dist/bake 1.1.0 with an extra migration (900-e2e-count.sh)'],
     );
@@ -379,18 +438,7 @@ async function main(): Promise<number> {
     await timed(
       'dist/verify: healthy, skips only with a reason',
       async () => {
-        const r = await bundle('verify', {
-          host: facts().ip!,
-          port: '22',
-          'ssh-private-key': key.privateKey,
-          'timeout-seconds': '120',
-        });
-        // the action's `report` output is the lifecycle's report (checks, no summary counts)
-        const report = JSON.parse(r.outputs.report ?? '{}') as {
-          checks: Array<{ id: string; status: string; detail: string }>;
-        };
-        for (const c of report.checks)
-          log(`  ${c.status.padEnd(4)} ${c.id}${c.status !== 'pass' ? ` — ${c.detail}` : ''}`);
+        const { r, report } = await verifyBundle(CLAW);
         assert(
           r.code === 0 && r.outputs.healthy === 'true',
           `verify: exit ${r.code}, healthy=${r.outputs.healthy}, failed: ${r.outputs['failed-checks']}`,
@@ -434,6 +482,193 @@ async function main(): Promise<number> {
         assert(runs === 1, `migration ran ${runs} times`);
       },
       upgraded,
+    );
+
+    // ---- the desktop profile, once: what a claw with a desktop really runs in a booted guest
+    const bakeDesktop = 'dist/bake 2.0.0 (profile desktop: XFCE + lightdm on a dummy Xorg, x11vnc, chromium)';
+    await timed(
+      bakeDesktop,
+      async () => {
+        const r = await bundle('bake', {
+          version: '2.0.0',
+          'resource-group': RG,
+          profile: 'desktop',
+          'cloud-init-timeout-minutes': '25',
+          ...azure(),
+        });
+        assert(r.code === 0, `dist/bake 2.0.0 exit ${r.code}: ${r.stderr.slice(-1500)}`);
+      },
+      up,
+    );
+    const stampDesktop = `dist/stamp ${DESKTOP_CLAW} from 2.0.0 (profile desktop)`;
+    await timed(stampDesktop, async () => {
+      const r = await bundle('stamp', {
+        'claw-name': DESKTOP_CLAW,
+        env: envFor(DESKTOP_CLAW, 'desktop'),
+        'resource-group': RG,
+        'image-version': '2.0.0',
+        'ssh-private-key': key.privateKey,
+        'verify-timeout-seconds': '300',
+        ...azure(),
+      });
+      if (r.code !== 0) await diagnose(DESKTOP_CLAW);
+      assert(r.code === 0, `dist/stamp ${DESKTOP_CLAW} exit ${r.code}: ${r.stderr.slice(-1500)}`);
+      assert(r.outputs['vnc-url'] === 'vnc://localhost:5900', `vnc-url output: ${r.outputs['vnc-url']}`);
+      log(`${DESKTOP_CLAW}: ${JSON.stringify(facts(DESKTOP_CLAW))}`);
+    }, [bakeDesktop]);
+    const desktopStamped = [stampDesktop];
+    const sshBob = (command: string, timeoutMs = 60_000) => ssh(command, timeoutMs, DESKTOP_CLAW);
+
+    await timed(
+      'desktop: dist/verify healthy with every desktop check run for real (none skipped)',
+      async () => {
+        const { r, report } = await verifyBundle(DESKTOP_CLAW);
+        if (r.outputs.healthy !== 'true') await diagnose(DESKTOP_CLAW);
+        assert(
+          r.code === 0 && r.outputs.healthy === 'true',
+          `verify: exit ${r.code}, healthy=${r.outputs.healthy}, failed: ${r.outputs['failed-checks']}`,
+        );
+        const status = new Map(report.checks.map((c) => [c.id, c.status]));
+        const desktopChecks = [
+          'services.lightdm',
+          'services.x11vnc',
+          'display.x0',
+          'display.session',
+          'vnc.password',
+          'vnc.listening',
+          'vnc.exposure',
+          'vnc.rfb',
+          'binaries.chromium',
+          'binaries.x11vnc',
+        ];
+        const notPassed = desktopChecks.filter((id) => status.get(id) !== 'pass');
+        assert(
+          !notPassed.length,
+          `desktop checks not passed: ${notPassed.map((id) => `${id}=${status.get(id) ?? 'absent'}`).join(', ')}`,
+        );
+        const skipped = report.checks.filter((c) => c.status === 'skip');
+        log(
+          `skips left on the desktop claw: ${skipped.map((c) => `${c.id} (${c.detail})`).join('; ') || 'none'}`,
+        );
+        assert(
+          !skipped.some((c) => /desktop|vnc|display/i.test(`${c.group} ${c.detail}`)),
+          `a desktop check was skipped: ${skipped.map((c) => c.id).join(', ')}`,
+        );
+      },
+      desktopStamped,
+    );
+
+    await timed(
+      'desktop: XFCE on the 1920x1080 dummy :0, chromium opens a window there; the VNC password is in no output',
+      async () => {
+        const dims = await sshBob('DISPLAY=:0 xdpyinfo | grep -m1 dimensions');
+        const wm = await sshBob('DISPLAY=:0 wmctrl -m | head -n1');
+        log(`:0 ${dims.trim()}; window manager ${wm}`);
+        assert(/1920x1080 pixels/.test(dims), `xdpyinfo: ${dims}`);
+        assert(/Xfwm4/.test(wm), `wmctrl -m: ${wm}`);
+        // the gateway's environment (User=azureuser, DISPLAY=:0): the agent's browser must reach the desktop
+        const title = `claw-e2e-${Math.random().toString(36).slice(2, 8)}`;
+        await sshBob(
+          `d="$(mktemp -d)"; DISPLAY=:0 setsid -f chromium --no-sandbox --no-first-run --disable-gpu ` +
+            `--user-data-dir="$d" --app='data:text/html,<title>${title}</title>' >/tmp/e2e-chromium.log 2>&1 < /dev/null`,
+        );
+        const t0 = Date.now();
+        let windows = '';
+        while (Date.now() - t0 < 90_000) {
+          windows = await sshBob('DISPLAY=:0 wmctrl -l || true');
+          if (windows.includes(title)) break;
+          await nspawn.run('sleep', ['2']);
+        }
+        log(
+          `chromium window after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${windows.split('\n').find((l) => l.includes(title)) ?? 'none'}`,
+        );
+        const chromiumLog = windows.includes(title)
+          ? ''
+          : await sshBob('tail -n 20 /tmp/e2e-chromium.log || true');
+        // the bracket keeps pkill from matching the shell that runs it
+        await sshBob('pkill -f "[u]ser-data-dir=/tmp/tmp" || true');
+        assert(windows.includes(title), `no chromium window "${title}" on :0: ${windows}\n${chromiumLog}`);
+        const password = await sshBob('head -n1 ~/vnc-password.txt');
+        assert(password.length >= 8, 'the VNC password on the disk is shorter than 8 characters');
+        const leaked = transcripts.filter((t) => t.includes(password)).length;
+        assert(!leaked, `the VNC password appears in ${leaked} bundle transcript(s)`);
+      },
+      desktopStamped,
+    );
+
+    await timed(
+      'desktop: VNC answers through an SSH tunnel (the stamp output vnc://localhost:5900), refused on the public IP',
+      async () => {
+        const ip = facts(DESKTOP_CLAW).ip!;
+        const greeting = await new Promise<string>((resolve, reject) => {
+          const c = new SshClient();
+          const timer = setTimeout(
+            () => reject(new Error('no RFB greeting through the tunnel in 20 s')),
+            20_000,
+          );
+          c.on('ready', () =>
+            c.forwardOut('127.0.0.1', 0, '127.0.0.1', 5900, (err, stream) => {
+              if (err) return reject(err);
+              stream.once('data', (d: Buffer) => {
+                clearTimeout(timer);
+                resolve(d.toString('latin1').trim());
+                stream.end();
+                c.end();
+              });
+            }),
+          )
+            .on('error', reject)
+            .connect({ host: ip, port: 22, username: 'azureuser', privateKey: key.privateKey });
+        });
+        log(`through the tunnel: ${greeting}`);
+        assert(/^RFB 003\.00\d$/.test(greeting), `RFB greeting through the tunnel: ${greeting}`);
+        const direct = await new Promise<string>((resolve) => {
+          const sock = netConnect({ host: ip, port: 5900 });
+          sock.setTimeout(5000, () => {
+            sock.destroy();
+            resolve('timeout');
+          });
+          sock.once('connect', () => {
+            sock.destroy();
+            resolve('connected');
+          });
+          sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        });
+        log(`${ip}:5900 directly: ${direct}`);
+        assert(direct === 'ECONNREFUSED', `VNC on the public IP ${ip}:5900: ${direct} (expected refused)`);
+      },
+      desktopStamped,
+    );
+
+    await timed(
+      'desktop: x11vnc stopped -> dist/verify unhealthy on vnc.listening + vnc.rfb; started -> healthy',
+      async () => {
+        await sshBob('sudo -n systemctl stop x11vnc.service');
+        const down = await verifyBundle(DESKTOP_CLAW);
+        const failed = (down.r.outputs['failed-checks'] ?? '').split(',').map((x) => x.trim());
+        assert(
+          down.r.code !== 0 && down.r.outputs.healthy === 'false',
+          `verify with x11vnc stopped: exit ${down.r.code}, healthy=${down.r.outputs.healthy}`,
+        );
+        assert(
+          failed.includes('vnc.listening') && failed.includes('vnc.rfb'),
+          `failed-checks: ${down.r.outputs['failed-checks']}`,
+        );
+        // a stop is clean: x11vnc inactive, not a failed unit
+        assert(
+          !failed.includes('services.failed-units'),
+          `a stopped x11vnc counts as failed: ${failed.join(', ')}`,
+        );
+        await sshBob('sudo -n systemctl start x11vnc.service');
+        const t0 = Date.now();
+        let up2 = await verifyBundle(DESKTOP_CLAW);
+        while (up2.r.outputs.healthy !== 'true' && Date.now() - t0 < 60_000) {
+          await nspawn.run('sleep', ['3']);
+          up2 = await verifyBundle(DESKTOP_CLAW);
+        }
+        assert(up2.r.outputs.healthy === 'true', `after a restart: ${up2.r.outputs['failed-checks']}`);
+      },
+      desktopStamped,
     );
   } finally {
     await timed(

@@ -170,7 +170,7 @@ teardown() { rm -rf "$R"; }
   grep -qx 'User=clawadmin' "$R/etc/systemd/system/openclaw-gateway.service.d/10-claw-admin.conf"
   grep -qx 'Environment=HOME=/home/clawadmin' "$R/etc/systemd/system/claude-sidecar.service.d/10-claw-admin.conf"
   grep -qx 'autologin-user=clawadmin' "$R/etc/lightdm/lightdm.conf.d/50-claw-autologin.conf"
-  grep -qx 'Environment=CLAW_VNC_LISTEN=0.0.0.0' "$R/etc/systemd/system/x11vnc.service.d/10-claw-exposure.conf"
+  grep -qx 'Environment="CLAW_VNC_LISTEN_ARGS=-listen 0.0.0.0"' "$R/etc/systemd/system/x11vnc.service.d/10-claw-exposure.conf"
   [ -L "$R/home/clawadmin/workspace" ]
 }
 

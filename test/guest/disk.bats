@@ -14,7 +14,6 @@ setup() {
   make_root desktop nobody
   cp "$PAYLOAD"/systemd/*.service "$R/etc/systemd/system/" 2>/dev/null || { mkdir -p "$R/etc/systemd/system"; cp "$PAYLOAD"/systemd/*.service "$R/etc/systemd/system/"; }
   touch "$FAKE_SYSTEMD_DIR/claw-boot.service.enabled"
-  export CLAW_CONTAINER=0
   IMG="$(mktemp -d /tmp/claw-disk.XXXXXX)"
   truncate -s 160M "$IMG/disk.img"
   LOOP="$(losetup -f --show "$IMG/disk.img")"
@@ -264,9 +263,26 @@ stub() { # host port mode: start a listener and wait until it listens
   [ "$(status_of display.x0)" = pass ]
   [ "$(status_of vnc.listening)" = pass ]
   [ "$(status_of vnc.exposure)" = fail ]
+  [ "$(status_of vnc.rfb)" = fail ]
+  [[ "$(detail_of vnc.rfb)" == "no RFB greeting"* ]]
   jq '.vncExposure = "public"' "$R/etc/claw/claw.json" >"$R/x" && mv "$R/x" "$R/etc/claw/claw.json"
   verify_json
   [ "$(status_of vnc.exposure)" = pass ]
+}
+
+@test "verify vnc.rfb: a real RFB handshake; VNC authentication passes, security type None fails" {
+  boot
+  stub 127.0.0.1 5900 rfb-none
+  verify_json
+  [ "$(status_of vnc.listening)" = pass ]
+  [ "$(status_of vnc.rfb)" = fail ]
+  [[ "$(detail_of vnc.rfb)" == "RFB 003.008 offers security type None"* ]]
+  kill "${STUBS[-1]}"; wait "${STUBS[-1]}" 2>/dev/null || true
+  for i in $(seq 1 50); do [ -z "$(ss -Hltn 'sport = :5900')" ] && break; sleep 0.1; done
+  stub 127.0.0.1 5900 rfb-auth
+  verify_json
+  [ "$(status_of vnc.rfb)" = pass ]
+  [ "$(detail_of vnc.rfb)" = "RFB 003.008, VNC authentication" ]
 }
 
 @test "verify disk + services groups: fstab line without nofail, a failed unit, a full disk" {

@@ -49,8 +49,8 @@ duplicate_numbers_in() { find "$1" -maxdepth 1 -name '[0-9][0-9][0-9]-*.sh' -pri
 
 @test "x11vnc unit: :0, view-only, shared, password file, localhost by default" {
   u="$PAYLOAD/systemd/x11vnc.service"
-  grep -q 'x11vnc -display :0 .*-listen ${CLAW_VNC_LISTEN} -passwdfile /etc/x11vnc.pass .*-shared -viewonly' "$u"
-  grep -qx 'Environment=CLAW_VNC_LISTEN=localhost' "$u"
+  grep -q 'x11vnc -display :0 .*-rfbport 5900 $CLAW_VNC_LISTEN_ARGS -passwdfile /etc/x11vnc.pass .*-shared -viewonly' "$u"
+  grep -qx 'Environment=CLAW_VNC_LISTEN_ARGS=-localhost' "$u"
 }
 
 @test "claude sidecar unit runs start-claude.sh (tmux session claude, remote-control)" {

@@ -120,12 +120,4 @@ claw_vnc_exposure() {
   [[ "$e" == public ]] && echo public || echo localhost
 }
 
-# Running in a container (systemd-nspawn, docker...)? CLAW_CONTAINER=0|1 overrides detection.
-claw_in_container() {
-  if [[ -n "${CLAW_CONTAINER:-}" ]]; then [[ "$CLAW_CONTAINER" == 1 ]]; return; fi
-  [[ -n "${container:-}" || -e /run/systemd/container || -e /.dockerenv ]] && return 0
-  if command -v systemd-detect-virt >/dev/null 2>&1; then systemd-detect-virt -cq && return 0; fi
-  return 1
-}
-
 claw_sha256() { sha256sum "$1" | cut -d' ' -f1; }

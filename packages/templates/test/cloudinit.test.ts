@@ -31,7 +31,7 @@ import { describeWhen, missing } from '../../../test/helpers/skip';
 import { SAMPLE_ENVS, sampleSpec } from './fixtures/specs';
 import { ADVERSARIAL } from './fixtures/adversarial';
 
-const TOP_LEVEL_ALLOWED = new Set(['write_files', 'runcmd']);
+const TOP_LEVEL_ALLOWED = new Set(['manage_etc_hosts', 'write_files', 'runcmd']);
 
 interface WriteFile {
   path: string;
@@ -60,6 +60,8 @@ describe('slim cloud-init', () => {
   it('starts with #cloud-config and uses only allowed top-level keys', () => {
     expect(doc.startsWith('#cloud-config\n')).toBe(true);
     for (const k of Object.keys(YAML.parse(doc))) expect(TOP_LEVEL_ALLOWED).toContain(k);
+    // the VM's own name resolves (sudo warns on every call otherwise: no Azure DNS in every network)
+    expect(YAML.parse(doc).manage_etc_hosts).toBe(true);
   });
 
   it('delivers exactly the guest-contract files with the right modes', () => {
@@ -124,7 +126,7 @@ describe('adversarial values survive the whole pipeline', () => {
     const soul = `# SOUL\n${v}\n{{yaml x}}\n`;
     const doc = renderSlimCloudInit(spec, { soul });
     const f = files(doc);
-    expect(Object.keys(YAML.parse(doc))).toEqual(['write_files', 'runcmd']);
+    expect(Object.keys(YAML.parse(doc))).toEqual(['manage_etc_hosts', 'write_files', 'runcmd']);
     expect(f.size).toBe(5);
     expect(parseEnv(f.get('/etc/claw/claw.env')!.text).values.NOTE).toBe(v);
     expect(f.get('/etc/claw/seed/SOUL.md')!.text).toBe(soul);
