@@ -23,6 +23,7 @@ export function run(): Promise<void> {
       keepOsDisks: inputs.int('keep-os-disks', 0, { min: 0, max: 20 }),
       sshPrivateKey: inputs.secret('ssh-private-key') || undefined,
       verifyTimeoutMs: inputs.int('verify-timeout-seconds', 600, { min: 10 }) * 1000,
+      stopMethod: inputs.oneOf('stop-method', ['ssh', 'deallocate'] as const, 'ssh'),
       ...lifecycleOptions(inputs),
     };
     inputs.assertValid();

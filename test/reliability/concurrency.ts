@@ -32,10 +32,13 @@ group('concurrency', (g) => {
     assertEqual(refused.length, 1, 'upgrades refused');
     const msg = String((refused[0] as PromiseRejectedResult).reason?.message);
     assert(/upgrade|lease|in progress|another|locked|owner/i.test(msg), `the refusal says why: ${msg}`);
-    const deallocs = w.emu.requests.filter(
-      (r) => /deallocate\/action$/.test(r.operation) && r.path.toLowerCase().includes('/twin/'),
+    const deletes = w.emu.requests.filter(
+      (r) =>
+        r.method === 'DELETE' &&
+        !r.poll &&
+        /\/providers\/microsoft\.compute\/virtualmachines\/twin$/.test(r.path.toLowerCase()),
     );
-    assertEqual(deallocs.length, 1, 'the VM was stopped exactly once');
+    assertEqual(deletes.length, 1, 'the VM was deleted (replaced) exactly once');
     const after = clawState(w, 'twin');
     assertEqual(after.version, '1.1.0', 'version');
     assertEqual(after.dataDiskId, before.dataDiskId, 'data disk id');

@@ -8,6 +8,7 @@ import { BAKE_PHASE_TABLE, STAMP_PHASES, UPGRADE_PHASE_TABLE, CRASH_ENV } from '
 import { assert, assertEqual, group, test } from './lib/runner';
 import {
   azureFlags,
+  bakeOptions,
   bakeVersion,
   clawEnv,
   clawState,
@@ -73,7 +74,8 @@ group('crash matrix: upgrade (SIGKILL at every phase, re-run converges)', (g) =>
   const forward: string[] = UPGRADE_PHASE_TABLE.filter((p) => p.path !== 'rollback').map((p) => p.id);
   const rollback: string[] = UPGRADE_PHASE_TABLE.filter((p) => p.path === 'rollback').map((p) => p.id);
   let target = '1.1.0';
-  for (const phase of [...forward, ...rollback]) {
+  // `<phase>+<ms>`: killed while that phase's operation is in flight (the VM create, the verify)
+  for (const phase of [...forward, 'create-vm+400', 'verify+300', ...rollback]) {
     test(`upgrade killed at ${phase}${rollback.includes(phase) ? ' (rollback path: VM create fails)' : ''}`, async () => {
       const before = clawState(w, 'crash-up');
       assert(
@@ -92,7 +94,9 @@ group('crash matrix: upgrade (SIGKILL at every phase, re-run converges)', (g) =>
           times: 1,
         });
       }
-      const killed = await cli([...upgradeArgs('crash-up', target), '--force'], phase);
+      // the deallocate runs only with --stop-method deallocate (or when the stop over SSH fails)
+      const stopArgs = phase === 'deallocate' ? ['--stop-method', 'deallocate'] : [];
+      const killed = await cli([...upgradeArgs('crash-up', target), '--force', ...stopArgs], phase);
       if (faultId) w.emu.faults.remove(faultId);
       assertEqual(killed.signal, 'SIGKILL', `the run at ${phase} was killed (${tail(killed)})`);
       await w.emu.world.idle(60_000).catch(() => undefined);
@@ -132,9 +136,9 @@ group('crash matrix: stamp (SIGKILL at every phase, re-run converges)', (g) => {
     await bakeVersion(w, '1.0.0');
   });
   g.teardown(async () => w?.close());
-  for (const phase of STAMP_PHASES) {
+  for (const phase of [...STAMP_PHASES, 'infrastructure+150']) {
     test(`stamp killed at ${phase}`, async () => {
-      const claw = `crash-st-${phase}`.slice(0, 24);
+      const claw = phase.includes('+') ? 'crash-st-infra-mid' : `crash-st-${phase}`.slice(0, 24);
       const envFile = join(w.dir, `${claw}.env`);
       writeFileSync(envFile, envText(clawEnv(claw)), { mode: 0o600 });
       const args = ['stamp', '--env', envFile, '--ssh-key', keyFile, '--verify-timeout-seconds', '120'];
@@ -170,22 +174,7 @@ group('crash matrix: bake (SIGKILL at every phase, re-run converges)', (g) => {
   for (const phase of (BAKE_PHASE_TABLE as readonly { id: string }[]).map((p) => p.id)) {
     test(`bake killed at ${phase}`, async () => {
       const version = `2.0.${n++}`;
-      const opts = {
-        version,
-        resourceGroup: GALLERY.resourceGroup,
-        location: 'eastus',
-        gallery: GALLERY.gallery,
-        imageDefinition: GALLERY.imageDefinition,
-        profile: 'minimal',
-        builderSize: 'Standard_D2s_v3',
-        targetRegions: [],
-        replicaCount: 1,
-        excludeFromLatest: false,
-        secretValues: [],
-        cloudInitTimeoutMs: 180_000,
-        sshPort: w.sshPort,
-        azure: w.azure,
-      };
+      const opts = { ...bakeOptions(w, version), cloudInitTimeoutMs: 180_000 };
       const bakeChild = (crashAt?: string) =>
         runNode(
           [

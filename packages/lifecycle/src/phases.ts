@@ -39,7 +39,18 @@ export const UPGRADE_PHASE_TABLE = [
     title: 'mark the VM (upgrade tag) and set delete options: OS disk, NIC and data disk Detach',
     path: 'forward',
   },
-  { id: 'deallocate', title: 'deallocate the VM (downtime starts)', path: 'forward', downtime: true },
+  {
+    id: 'quiesce',
+    title: 'stop the gateway and the sidecar over SSH and flush the disks (downtime starts)',
+    path: 'forward',
+    downtime: true,
+  },
+  {
+    id: 'deallocate',
+    title: 'deallocate the VM (stop-method deallocate, or SSH failed; downtime starts)',
+    path: 'forward',
+    downtime: true,
+  },
   {
     id: 'delete-vm',
     title: 'delete the VM (OS disk, NIC and data disk are kept)',

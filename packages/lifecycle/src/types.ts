@@ -107,6 +107,12 @@ export interface UpgradeOptions extends CommonOptions {
   keepOsDisks: number;
   sshPrivateKey?: string;
   verifyTimeoutMs: number;
+  /**
+   * How the old VM is stopped: 'ssh' (default) stops the gateway and the sidecar over SSH, flushes
+   * the disks and deletes the running VM, falling back to a deallocate when SSH fails; 'deallocate'
+   * always deallocates first (a full guest shutdown, slower).
+   */
+  stopMethod?: 'ssh' | 'deallocate';
   /** Lease owner written into the upgrade tag; default the workflow run (GitHub) or user@host. */
   owner?: string;
   /** A lease older than this is stale and may be taken over (default 3600). */

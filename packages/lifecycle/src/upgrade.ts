@@ -59,6 +59,7 @@ import {
   maskAll,
   mdCell,
   publicKeyOf,
+  quiesceClaw,
   sleep,
   sshIdentity,
   verifyOverSession,
@@ -66,6 +67,8 @@ import {
   type SshIdentity,
 } from './shared';
 import type { UpgradeOptions, UpgradeResult, VerifyResult } from './types';
+
+const QUIESCE_SUMMARY = 'stop openclaw-gateway + claude-sidecar, sync';
 
 export const UPGRADE_STATE_TAG = `${TAGS.upgrade}-state-`;
 const CHUNK = 240;
@@ -180,6 +183,12 @@ export function upgradeProblems(o: UpgradeOptions): { problems: Problem[]; spec?
     add('snapshot-retention', 'must be a whole number >= 0', 'e.g. 3');
   if (!Number.isInteger(o.keepOsDisks) || o.keepOsDisks < 0)
     add('keep-os-disks', 'must be a whole number >= 0', 'e.g. 0');
+  if (o.stopMethod !== undefined && o.stopMethod !== 'ssh' && o.stopMethod !== 'deallocate')
+    add(
+      'stop-method',
+      `${JSON.stringify(o.stopMethod)} is not ssh or deallocate`,
+      'use ssh (default) or deallocate',
+    );
   if (o.sshPrivateKey) {
     const { problem } = publicKeyOf(o.sshPrivateKey);
     if (problem) add('ssh-private-key', problem, 'pass the OpenSSH private key of the admin user');
@@ -237,6 +246,8 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   let downEnd: number | undefined;
   let lastVerify: (VerifyResult & { hostKeyFingerprint: string }) | undefined;
   let rollbackReason: string | undefined;
+  let quiesced = false;
+  const stopMethod = o.stopMethod ?? 'ssh';
   const sub = ctx.subscriptionId;
 
   const observe = async (): Promise<Observed> => {
@@ -261,41 +272,41 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     return ctx.compute.disks.beginUpdateAndWait(rg, dataDiskName, { tags }, ctx.lro(signal));
   };
 
-  /** Lease with read-after-write: exactly one of two concurrent runs gets past this. */
+  /**
+   * Lease with read-after-write: exactly one of two concurrent runs gets past this. A rival that read
+   * the disk before our write landed lands its own write at most one write-time later, so the
+   * read-back waits the settle time and at least twice as long as our own write took.
+   */
   const acquire = async (marker: Omit<UpgradeMarker, 'owner' | 'run' | 'at'>, state?: UpgradeState) => {
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      const started = Date.now();
-      const disk = await getDisk(ctx, rg, dataDiskName, { signal });
-      if (!disk) throw refuse('ResourceNotFound', `data disk ${dataDiskName} not found`);
-      const held = parseMarker(disk.tags);
-      if (held && held.run !== run) {
-        const fresh = Date.now() - held.at * 1000 < leaseMs;
-        if (fresh && held.owner !== owner)
-          throw refuse(
-            'UpgradeInProgress',
-            `claw '${claw}' is being upgraded to ${held.target} by ${held.owner} (lease taken ${new Date(held.at * 1000).toISOString()}, mode ${held.mode}); refusing to run a second upgrade`,
-            `wait for that run to finish; if it died, re-run it (same owner), or wait until the lease expires at ${new Date(held.at * 1000 + leaseMs).toISOString()}`,
-          );
-        if (held.owner === owner || !fresh)
-          reporter.info(
-            `taking over the ${fresh ? 'interrupted' : 'stale'} upgrade of ${held.owner} (run ${held.run})`,
-          );
-      }
-      const value: UpgradeMarker = { ...marker, owner, run, at: Math.floor(Date.now() / 1000) };
-      await writeDiskTags({ [TAGS.upgrade]: formatMarker(value), ...(state ? encodeState(state) : {}) });
-      if (Date.now() - started > settleMs / 2 && attempt < 5) {
-        reporter.debug(`lease write took ${Date.now() - started} ms (> settle/2): reading again`);
-        continue;
-      }
-      await sleep(settleMs, signal);
-      const back = parseMarker((await getDisk(ctx, rg, dataDiskName, { signal }))?.tags);
-      if (back?.run === run) return value;
-      throw refuse(
-        'UpgradeInProgress',
-        `another upgrade of '${claw}' (${back?.owner ?? '?'}, run ${back?.run ?? '?'}) took the lease at the same time; this run stops without changing anything else`,
-      );
+    const disk = await getDisk(ctx, rg, dataDiskName, { signal });
+    if (!disk) throw refuse('ResourceNotFound', `data disk ${dataDiskName} not found`);
+    const held = parseMarker(disk.tags);
+    if (held && held.run !== run) {
+      const fresh = Date.now() - held.at * 1000 < leaseMs;
+      if (fresh && held.owner !== owner)
+        throw refuse(
+          'UpgradeInProgress',
+          `claw '${claw}' is being upgraded to ${held.target} by ${held.owner} (lease taken ${new Date(held.at * 1000).toISOString()}, mode ${held.mode}); refusing to run a second upgrade`,
+          `wait for that run to finish; if it died, re-run it (same owner), or wait until the lease expires at ${new Date(held.at * 1000 + leaseMs).toISOString()}`,
+        );
+      if (held.owner === owner || !fresh)
+        reporter.info(
+          `taking over the ${fresh ? 'interrupted' : 'stale'} upgrade of ${held.owner} (run ${held.run})`,
+        );
     }
-    throw refuse('UpgradeLeaseFailed', `could not take the upgrade lease of '${claw}'`);
+    const value: UpgradeMarker = { ...marker, owner, run, at: Math.floor(Date.now() / 1000) };
+    const started = Date.now();
+    await writeDiskTags({ [TAGS.upgrade]: formatMarker(value), ...(state ? encodeState(state) : {}) });
+    const wroteMs = Date.now() - started;
+    if (2 * wroteMs > settleMs)
+      reporter.debug(`lease write took ${wroteMs} ms: reading back after ${2 * wroteMs} ms`);
+    await sleep(Math.max(settleMs, 2 * wroteMs), signal);
+    const back = parseMarker((await getDisk(ctx, rg, dataDiskName, { signal }))?.tags);
+    if (back?.run === run) return value;
+    throw refuse(
+      'UpgradeInProgress',
+      `another upgrade of '${claw}' (${back?.owner ?? '?'}, run ${back?.run ?? '?'}) took the lease at the same time; this run stops without changing anything else`,
+    );
   };
 
   const ensureIdentity = (state: UpgradeState): SshIdentity => {
@@ -456,7 +467,7 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
           [
             `Upgrade plan ${claw}: ${previousVersion} -> ${target} (${targetId})`,
             ...(UPGRADE_PHASE_TABLE as readonly PhaseInfo[])
-              .filter((p) => p.path === 'forward')
+              .filter((p) => p.path === 'forward' && !(stopMethod === 'deallocate' && p.id === 'quiesce'))
               .map((p, i) => `  ${i + 1}. ${p.id}${p.downtime ? ' [downtime]' : ''}: ${p.title}`),
             `  snapshot ${state.snapshot}; new OS disk ${state.newOs}; old OS disk ${state.oldOs} kept for rollback`,
             '  on verify failure: rollback-mark, rollback-delete-vm, rollback-create-vm, rollback-verify, rollback-cleanup',
@@ -609,10 +620,26 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
           );
           continue;
         }
-        if (obs.power !== 'deallocated') {
-          phases.enter('deallocate');
+        if (obs.power !== 'deallocated' && !quiesced) {
+          downStart ??= Date.now();
+          if (stopMethod === 'ssh' && obs.power === 'running') {
+            phases.enter('quiesce', `${state.admin}@${claw}: ${QUIESCE_SUMMARY}`);
+            const why = await quiesceClaw({
+              host: await hostOf(),
+              port: sshPort,
+              username: state.admin,
+              identity: ensureIdentity(state),
+              reporter,
+              signal,
+            });
+            if (!why) {
+              quiesced = true;
+              continue;
+            }
+            reporter.warn(`could not stop the claw's services over SSH (${why}); deallocating instead`);
+          }
+          phases.enter('deallocate', stopMethod === 'ssh' ? `VM ${obs.power ?? 'state unknown'}` : undefined);
           await deallocateVm(ctx, { resourceGroup: rg, name: claw, claw }, { signal });
-          downStart = Date.now();
           continue;
         }
         downStart ??= Date.now();
@@ -917,25 +944,39 @@ async function cleanup(
     reporter: UpgradeOptions['reporter'];
   },
 ): Promise<void> {
-  const disks: Disk[] = [];
-  for await (const d of ctx.compute.disks.listByResourceGroup(p.rg, ctx.op(p.signal))) disks.push(d);
-  const osDisks = disks
-    .filter((d) => d.name && d.name.startsWith(`${p.claw}-os`) && d.name !== p.currentOs && !d.managedBy)
-    .filter((d) => getTag(d.tags, TAGS.claw) === p.claw || getTag(d.tags, TAGS.claw) === undefined)
-    .sort((a, b) => (b.timeCreated?.getTime() ?? 0) - (a.timeCreated?.getTime() ?? 0));
-  for (const d of osDisks.slice(p.keepOsDisks)) {
-    p.reporter.info(`deleting old OS disk ${d.name}`);
-    await ctx.compute.disks.beginDeleteAndWait(p.rg, d.name!, ctx.lro(p.signal));
-  }
-  const snaps: Array<{ name: string }> = [];
-  for await (const s of ctx.compute.snapshots.listByResourceGroup(p.rg, ctx.op(p.signal)))
-    if (s.name && new RegExp(`^${p.claw}-data-\\d{14}$`).test(s.name) && getTag(s.tags, TAGS.claw) === p.claw)
-      snaps.push({ name: s.name });
-  snaps.sort((a, b) => (a.name < b.name ? 1 : -1));
-  for (const s of snaps.slice(p.snapshotRetention)) {
-    p.reporter.info(`deleting snapshot ${s.name} (retention ${p.snapshotRetention})`);
-    await deleteSnapshot(ctx, { resourceGroup: p.rg, name: s.name, claw: p.claw }, { signal: p.signal });
-  }
+  // old OS disks and old snapshots are independent: listed and deleted side by side
+  const oldOsDisks = async (): Promise<string[]> => {
+    const disks: Disk[] = [];
+    for await (const d of ctx.compute.disks.listByResourceGroup(p.rg, ctx.op(p.signal))) disks.push(d);
+    return disks
+      .filter((d) => d.name && d.name.startsWith(`${p.claw}-os`) && d.name !== p.currentOs && !d.managedBy)
+      .filter((d) => getTag(d.tags, TAGS.claw) === p.claw || getTag(d.tags, TAGS.claw) === undefined)
+      .sort((a, b) => (b.timeCreated?.getTime() ?? 0) - (a.timeCreated?.getTime() ?? 0))
+      .slice(p.keepOsDisks)
+      .map((d) => d.name!);
+  };
+  const oldSnapshots = async (): Promise<string[]> => {
+    const snaps: string[] = [];
+    for await (const s of ctx.compute.snapshots.listByResourceGroup(p.rg, ctx.op(p.signal)))
+      if (
+        s.name &&
+        new RegExp(`^${p.claw}-data-\\d{14}$`).test(s.name) &&
+        getTag(s.tags, TAGS.claw) === p.claw
+      )
+        snaps.push(s.name);
+    return snaps.sort((a, b) => (a < b ? 1 : -1)).slice(p.snapshotRetention);
+  };
+  const [disks, snaps] = await Promise.all([oldOsDisks(), oldSnapshots()]);
+  await Promise.all([
+    ...disks.map(async (name) => {
+      p.reporter.info(`deleting old OS disk ${name}`);
+      await ctx.compute.disks.beginDeleteAndWait(p.rg, name, ctx.lro(p.signal));
+    }),
+    ...snaps.map(async (name) => {
+      p.reporter.info(`deleting snapshot ${name} (retention ${p.snapshotRetention})`);
+      await deleteSnapshot(ctx, { resourceGroup: p.rg, name, claw: p.claw }, { signal: p.signal });
+    }),
+  ]);
 }
 
 export function renderUpgradeSummary(r: UpgradeResult): string {

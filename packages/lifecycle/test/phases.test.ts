@@ -21,7 +21,7 @@ test('phase lists are the tables, in order, without duplicates', () => {
   expect(new Set(STAMP_PHASES).size).toBe(STAMP_PHASES.length);
   // downtime is exactly the stop .. verify span
   const down = UPGRADE_PHASE_TABLE.filter((p) => 'downtime' in p && p.downtime).map((p) => p.id);
-  expect(down).toEqual(['deallocate', 'delete-vm', 'create-vm', 'wait-boot', 'verify']);
+  expect(down).toEqual(['quiesce', 'deallocate', 'delete-vm', 'create-vm', 'wait-boot', 'verify']);
 });
 
 test('crash spec parsing', () => {

@@ -19,6 +19,7 @@ import {
   writesSince,
   type TestWorld,
 } from './world';
+import { generateEd25519KeyPair } from '@openclawps/guest';
 
 jest.setTimeout(300_000);
 
@@ -54,11 +55,12 @@ async function stampClaw(claw: string, version: string) {
 }
 
 test('phase list comes from the code, downtime phases in the middle', () => {
-  expect(UPGRADE_PHASES.slice(0, 10)).toEqual([
+  expect(UPGRADE_PHASES.slice(0, 11)).toEqual([
     'preflight',
     'lock',
     'snapshot',
     'mark',
+    'quiesce',
     'deallocate',
     'delete-vm',
     'create-vm',
@@ -106,8 +108,13 @@ test('upgrade 1.0.0 -> 1.1.0 keeps data disk id and content, NIC and IP; old OS 
     ).not.toContain(v);
   // the stop comes after every check, lease, snapshot and tag: only delete+create+boot+verify are downtime
   const phases = r.timeline!.map((t) => t.phase);
-  expect(phases.indexOf('snapshot')).toBeLessThan(phases.indexOf('deallocate'));
-  expect(phases.indexOf('mark')).toBeLessThan(phases.indexOf('deallocate'));
+  expect(phases.indexOf('snapshot')).toBeLessThan(phases.indexOf('quiesce'));
+  expect(phases.indexOf('mark')).toBeLessThan(phases.indexOf('quiesce'));
+  // stopped over SSH: the running VM is deleted without a deallocate
+  expect(phases).not.toContain('deallocate');
+  expect(
+    w.emu.requests.filter((q) => /deallocate/i.test(q.path) && q.path.toLowerCase().includes('/alice')),
+  ).toEqual([]);
 
   // already on the target: nothing is written
   const from = w.emu.requests.length;
@@ -212,7 +219,7 @@ test('dry run lists the phases and writes nothing; a new .env rotates the secret
   expect(plan.changed).toBe(false);
   const text = (dry.reporter as ReturnType<typeof reporter>).lines.join('\n');
   expect(text).toMatch(/Upgrade plan erin: 1\.0\.0 -> 1\.1\.0/);
-  expect(text).toMatch(/deallocate \[downtime\]/);
+  expect(text).toMatch(/quiesce \[downtime\]/);
   expect(writesSince(w.emu, from)).toEqual([]);
 
   const rotated = 'xai-Rotated9LrT0pWk2sYbN8cHdJf6gAeUm1Xo';
@@ -228,4 +235,40 @@ test('dry run lists the phases and writes nothing; a new .env rotates the secret
   ).toContain(rotated);
   expect((o.reporter as ReturnType<typeof reporter>).lines.join('\n')).not.toContain(rotated);
   expect(renderUpgradeSummary(r)).not.toContain(rotated);
+});
+
+test('the stop: services stopped over SSH then the running VM deleted; SSH refused -> deallocate; stop-method deallocate', async () => {
+  await stampClaw('gina', '1.0.0');
+  const deallocs = (from: number) =>
+    w.emu.requests.slice(from).filter((q) => /\/gina\/deallocate$/i.test(q.path) && !q.poll);
+  const phasesOf = (r: Awaited<ReturnType<typeof upgrade>>) => r.timeline!.map((t) => t.phase);
+
+  let from = w.emu.requests.length;
+  const viaSsh = await upgrade(up('gina', '1.1.0'));
+  expect(viaSsh).toMatchObject({ version: '1.1.0', healthy: true, rolledBack: false });
+  expect(phasesOf(viaSsh)).toContain('quiesce');
+  expect(phasesOf(viaSsh)).not.toContain('deallocate');
+  expect(deallocs(from)).toEqual([]);
+
+  // a key the claw does not authorise: the stop over SSH fails, the upgrade deallocates instead and
+  // still succeeds (the new VM authorises the key of this run)
+  from = w.emu.requests.length;
+  const o = up('gina', '1.0.0', { sshPrivateKey: generateEd25519KeyPair().privateKey });
+  const fallback = await upgrade(o);
+  expect(fallback).toMatchObject({ version: '1.0.0', healthy: true, rolledBack: false });
+  expect(phasesOf(fallback)).toEqual(expect.arrayContaining(['quiesce', 'deallocate', 'delete-vm']));
+  expect(deallocs(from)).toHaveLength(1);
+  expect((o.reporter as ReturnType<typeof reporter>).lines.join('\n')).toMatch(
+    /could not stop the claw's services over SSH .*deallocating instead/,
+  );
+
+  from = w.emu.requests.length;
+  const dealloc = await upgrade(up('gina', '1.1.0', { stopMethod: 'deallocate' }));
+  expect(dealloc).toMatchObject({ version: '1.1.0', healthy: true });
+  expect(phasesOf(dealloc)).not.toContain('quiesce');
+  expect(deallocs(from)).toHaveLength(1);
+
+  await expect(upgrade(up('gina', '1.0.0', { stopMethod: 'poweroff' as 'ssh' }))).rejects.toThrow(
+    /stop-method.*"poweroff" is not ssh or deallocate/s,
+  );
 });

@@ -77,14 +77,15 @@ export const envText = (vars: Record<string, string>) => formatEnv(Object.entrie
 
 export const GALLERY = { resourceGroup: 'rg-rel', gallery: 'clawGallery', imageDefinition: 'claw-base' };
 
-export async function bakeVersion(w: World, version: string, reporter: Reporter = nullReporter) {
-  return bake({
+/** Bake options for a minimal image into the suite's gallery (JSON-serialisable, for child runs too). */
+export function bakeOptions(w: World, version: string) {
+  return {
     version,
     resourceGroup: GALLERY.resourceGroup,
     location: 'eastus',
     gallery: GALLERY.gallery,
     imageDefinition: GALLERY.imageDefinition,
-    profile: 'minimal',
+    profile: 'minimal' as const,
     builderSize: 'Standard_D2s_v3',
     targetRegions: [],
     replicaCount: 1,
@@ -93,8 +94,11 @@ export async function bakeVersion(w: World, version: string, reporter: Reporter 
     cloudInitTimeoutMs: 120_000,
     sshPort: w.sshPort,
     azure: w.azure,
-    reporter,
-  });
+  };
+}
+
+export async function bakeVersion(w: World, version: string, reporter: Reporter = nullReporter) {
+  return bake({ ...bakeOptions(w, version), reporter });
 }
 
 export async function stampClaw(

@@ -1,6 +1,6 @@
 /** bake, stamp, upgrade, verify, fleet: flags mirror the actions' inputs. */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Reporter } from '@openclawps/config';
 import { bake, planFleet, rollout, stamp, upgrade, verify } from '@openclawps/lifecycle';
 import { addAzureFlags, azureFromFlags, type AzureFlagValues, UsageError } from '../azure-flags';
@@ -169,6 +169,14 @@ export const registerLifecycle: Register = (program, setExit) => {
       .option('--keep-os-disks <n>', 'previous OS disks to keep', int('--keep-os-disks'), 0)
       .option('--ssh-key <file>', 'OpenSSH private key for the admin user')
       .option('--verify-timeout-seconds <n>', 'wait for SSH and boot', int('--verify-timeout-seconds'), 600)
+      .addOption(
+        new Option(
+          '--stop-method <method>',
+          'ssh: stop the services over SSH, then delete the running VM (deallocate if SSH fails); deallocate: always deallocate first',
+        )
+          .choices(['ssh', 'deallocate'])
+          .default('ssh'),
+      )
       .option('--json', 'print a JSON result', false),
   ).action(async (o) => {
     const reporter = createCliReporter({ json: o.json });
@@ -184,6 +192,7 @@ export const registerLifecycle: Register = (program, setExit) => {
       keepOsDisks: o.keepOsDisks,
       sshPrivateKey: readText(o.sshKey),
       verifyTimeoutMs: o.verifyTimeoutSeconds * 1000,
+      stopMethod: o.stopMethod,
       ...lifecycleFromFlags(o, reporter),
     });
     reporter.done();
