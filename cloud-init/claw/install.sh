@@ -40,10 +40,12 @@ NPM_TARBALL="https://registry.npmjs.org/npm/-/npm-$NPM_VERSION.tgz"
 NPM_SHA512="sha512-7HPApk+AflMUavSseL1Pm6CnYqMIHk53x+KmuhqmTDqPkjPMgxIpTPcTqsE91EKNw4gFBJV9fnXiSdGm1DXq9A=="
 OPENCLAW_VERSION=2026.9.6
 CLAUDE_CODE_VERSION=2.1.332
-# Google Linux Packages Signing Authority (the key that signs dl.google.com/linux/chrome/deb)
+# Google Linux Packages Signing Authority (the key that signs dl.google.com/linux/chrome/deb): the 2016
+# RSA key and the 2007 DSA key, as https://www.google.com/linuxrepositories/ lists them (cross-checked
+# against several public pinning scripts; the live key file cannot be fetched from this workplace)
 GOOGLE_KEY_URL="https://dl.google.com/linux/linux_signing_key.pub"
 GOOGLE_KEY_FPRS="EB4C1BFD4F042F6DDDCCEC917721F63BD38B4796 4CCA1EAF950CEE4AB83976DCA040830F7FAC5991"
-# Tailscale's package signing key (pkgs.tailscale.com), only with --with-tailscale
+# Tailscale's package signing key (pkgs.tailscale.com; https://tailscale.com/kb/1485), only with --with-tailscale
 TAILSCALE_KEY_FPRS="2596A99EAAB33821893C0A79458CA832957F5868"
 
 PROFILE=desktop

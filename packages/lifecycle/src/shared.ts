@@ -211,13 +211,19 @@ export async function waitForBoot(o: {
  */
 export const QUIESCE_COMMAND =
   'sudo -n systemctl stop openclaw-gateway.service claude-sidecar.service && sudo -n sync';
+/** Undoes QUIESCE_COMMAND when the VM could not be deleted after all (the claw serves again). */
+export const RESUME_COMMAND = 'sudo -n systemctl start openclaw-gateway.service claude-sidecar.service';
 
-/** Quiesce a running claw over SSH. Returns why it could not (then deallocate instead), or undefined. */
-export async function quiesceClaw(o: {
+/**
+ * Runs one short command on a running claw over SSH (quiesce, resume). Returns why it could not, or
+ * undefined when it exited 0.
+ */
+export async function runOnClaw(o: {
   host: string;
   port: number;
   username: string;
   identity: SshIdentity;
+  command: string;
   reporter: Reporter;
   signal?: AbortSignal;
 }): Promise<string | undefined> {
@@ -234,7 +240,7 @@ export async function quiesceClaw(o: {
       signal: o.signal,
       reporter: { info: (m) => o.reporter.debug(m), setSecret: (v) => o.reporter.setSecret(v) },
     });
-    const r = await session.exec(QUIESCE_COMMAND, { timeoutMs: 90_000, signal: o.signal });
+    const r = await session.exec(o.command, { timeoutMs: 90_000, signal: o.signal });
     if (r.code !== 0) return `exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`;
     return undefined;
   } catch (e) {

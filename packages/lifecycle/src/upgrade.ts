@@ -59,7 +59,9 @@ import {
   maskAll,
   mdCell,
   publicKeyOf,
-  quiesceClaw,
+  QUIESCE_COMMAND,
+  RESUME_COMMAND,
+  runOnClaw,
   sleep,
   sshIdentity,
   verifyOverSession,
@@ -324,6 +326,17 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     if (!pip?.ipAddress) throw refuse('ResourceNotFound', `public IP ${names.publicIp(claw)} has no address`);
     return pip.ipAddress;
   };
+
+  const onClaw = async (state: UpgradeState, command: string) =>
+    runOnClaw({
+      host: await hostOf(),
+      port: sshPort,
+      username: state.admin,
+      identity: ensureIdentity(state),
+      command,
+      reporter,
+      signal,
+    });
 
   const bootAndVerify = async (state: UpgradeState, budgetStart: number, onBooted?: () => void) => {
     const id = ensureIdentity(state);
@@ -624,14 +637,7 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
           downStart ??= Date.now();
           if (stopMethod === 'ssh' && obs.power === 'running') {
             phases.enter('quiesce', `${state.admin}@${claw}: ${QUIESCE_SUMMARY}`);
-            const why = await quiesceClaw({
-              host: await hostOf(),
-              port: sshPort,
-              username: state.admin,
-              identity: ensureIdentity(state),
-              reporter,
-              signal,
-            });
+            const why = await onClaw(state, QUIESCE_COMMAND);
             if (!why) {
               quiesced = true;
               continue;
@@ -644,7 +650,20 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
         }
         downStart ??= Date.now();
         phases.enter('delete-vm');
-        await deleteVm(ctx, { resourceGroup: rg, name: claw, claw }, { signal });
+        try {
+          await deleteVm(ctx, { resourceGroup: rg, name: claw, claw }, { signal });
+        } catch (e) {
+          // the VM still runs its old OS disk: start the services again rather than leave the claw down
+          if (quiesced && !signal?.aborted) {
+            const why = await onClaw(state, RESUME_COMMAND);
+            reporter.warn(
+              why
+                ? `the VM could not be deleted and its services could not be restarted over SSH (${why})`
+                : 'the VM could not be deleted: its gateway and sidecar were started again; re-run to finish the upgrade',
+            );
+          }
+          throw e;
+        }
         continue;
       }
       if (!vm) {

@@ -272,3 +272,24 @@ test('the stop: services stopped over SSH then the running VM deleted; SSH refus
     /stop-method.*"poweroff" is not ssh or deallocate/s,
   );
 });
+
+test('the VM delete fails after the stop over SSH: the services are started again, a re-run finishes', async () => {
+  const s = await stampClaw('hank', '1.0.0');
+  const fault = w.emu.faults.add({
+    match: { method: 'DELETE', path: /virtualMachines\/hank\?/i },
+    kind: 'lroFailed',
+    code: 'InternalExecutionError',
+    message: 'delete backend unavailable',
+  });
+  const o = up('hank', '1.1.0');
+  await expect(upgrade(o)).rejects.toThrow(/InternalExecutionError/);
+  w.emu.faults.remove(fault);
+  expect((o.reporter as ReturnType<typeof reporter>).lines.join('\n')).toMatch(
+    /could not be deleted: its gateway and sidecar were started again/,
+  );
+  // still the old VM, serving again
+  expect((await sshRun(w, s.publicIp, 'systemctl is-active openclaw-gateway.service')).trim()).toBe('active');
+  expect((await clawFacts(w, 'hank')).version).toBe('1.0.0');
+  const again = await upgrade(up('hank', '1.1.0'));
+  expect(again).toMatchObject({ version: '1.1.0', healthy: true, rolledBack: false });
+});
