@@ -82,6 +82,24 @@ export function passwordProblems(pw: string): string[] {
   return out;
 }
 
+/**
+ * A resource group name as the lifecycle inputs take it: 1-90 ASCII letters, digits and . _ ( ) -,
+ * not ending in a period. (A spec's RESOURCE_GROUP also accepts Unicode letters, as Azure does.)
+ */
+export function isResourceGroupName(s: string): boolean {
+  return /^[A-Za-z0-9._()-]{1,90}$/.test(s) && !s.endsWith('.');
+}
+
+/** A claw name input: lowercase letters, digits and inner hyphens, at most 60 (snapshot names fit in 80). */
+export function isClawName(s: string): boolean {
+  return /^[a-z0-9]([a-z0-9-]{0,58}[a-z0-9])?$/.test(s);
+}
+
+/** A Linux user name: 1-32 lowercase letters, digits, _ or -, starting with a letter or _. */
+export function isLinuxUserName(s: string): boolean {
+  return /^[a-z_][a-z0-9_-]{0,31}$/.test(s);
+}
+
 /** IPv4 address/prefix (or a bare address), or an IPv6 prefix. */
 export function isCidr(s: string): boolean {
   const m4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(s);
@@ -289,7 +307,7 @@ export function validateSpec(spec: ClawSpec): Problem[] {
     );
   if (!/^(Standard|Basic)_[A-Za-z0-9_-]+$/.test(az.vmSize))
     add('VM_SIZE', `${JSON.stringify(az.vmSize)} is not an Azure VM size`, 'e.g. Standard_D2s_v3');
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(az.adminUser))
+  if (!isLinuxUserName(az.adminUser))
     add(
       'ADMIN_USER',
       `${JSON.stringify(az.adminUser)} is not a valid Linux user name (1–32 lowercase letters, digits, _ or -, starting with a letter or _)`,

@@ -8,6 +8,9 @@ import {
   createMemoryReporter,
   gatewayToken,
   isCidr,
+  isClawName,
+  isLinuxUserName,
+  isResourceGroupName,
   loadSpec,
   parseEnv,
   readSpec,
@@ -383,4 +386,14 @@ describe('helpers', () => {
     expect(n.snapshot(new Date('2026-12-01T20:15:09Z'))).toBe('alice-data-20261201201509');
     expect(n.nsg).toBe('rg-nsg');
   });
+});
+
+test('the name predicates the lifecycle inputs share', () => {
+  for (const ok of ['rg-claws', 'RG_1.(x)', 'a'.repeat(90)]) expect(isResourceGroupName(ok)).toBe(true);
+  for (const bad of ['', 'rg.', 'a'.repeat(91), 'rg claws', 'rg;x', 'grüne'])
+    expect(isResourceGroupName(bad)).toBe(false);
+  for (const ok of ['alice', 'claw-01', 'a', 'a'.repeat(60)]) expect(isClawName(ok)).toBe(true);
+  for (const bad of ['', 'Alice', '-a', 'a-', 'a_b', 'a'.repeat(61)]) expect(isClawName(bad)).toBe(false);
+  for (const ok of ['azureuser', '_svc', 'a'.repeat(32)]) expect(isLinuxUserName(ok)).toBe(true);
+  for (const bad of ['', 'Root', '1user', 'a'.repeat(33), 'a b']) expect(isLinuxUserName(bad)).toBe(false);
 });

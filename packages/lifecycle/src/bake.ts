@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { versionProblem } from '@openclawps/config';
+import { isResourceGroupName, versionProblem } from '@openclawps/config';
 import {
   createImageVersion,
   createSnapshot,
@@ -152,7 +152,7 @@ export function bakeProblems(o: BakeOptions): string[] {
   const problems: string[] = [];
   const vp = versionProblem(o.version);
   if (vp) problems.push(`version: ${vp}`);
-  if (!/^[A-Za-z0-9._()-]{1,90}$/.test(o.resourceGroup) || o.resourceGroup.endsWith('.'))
+  if (!isResourceGroupName(o.resourceGroup))
     problems.push(`resource-group: "${o.resourceGroup}" is not a valid resource group name`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._]{0,78}[A-Za-z0-9]$/.test(o.gallery))
     problems.push(`gallery: "${o.gallery}" must be 2-80 letters, digits, dots or underscores`);

@@ -5,7 +5,7 @@
  * process, batch by batch, and halts (rolling the breaching batch back) when the policy is breached.
  */
 import YAML from 'yaml';
-import { versionProblem } from '@openclawps/config';
+import { isResourceGroupName, versionProblem } from '@openclawps/config';
 import {
   listManagedVms,
   requireLatestImageVersion,
@@ -113,7 +113,7 @@ export function parseManifest(text: string, source = 'claws.yaml'): Manifest {
     if (seen.has(name)) problems.push(`${label}: duplicate claw name`);
     seen.add(name);
     const resourceGroup = String(get('resource-group') ?? 'rg-linux-desktop');
-    if (!/^[A-Za-z0-9._()-]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.'))
+    if (!isResourceGroupName(resourceGroup))
       problems.push(`${label}: resource-group "${resourceGroup}" is not a valid resource group name`);
     const userId = get('telegram-user-id');
     if (userId !== undefined && !/^\d{1,20}$/.test(String(userId)))

@@ -158,28 +158,38 @@ export interface BootedClaw {
   boot: BootStatus;
 }
 
-/** Connect (retrying until the VM answers) and wait until claw-boot has finished on this boot. */
-export async function waitForBoot(o: {
+/** Where and as whom the lifecycle reaches a claw over SSH. */
+interface ClawSsh {
   host: string;
   port: number;
   username: string;
   identity: SshIdentity;
-  deadline: number;
   reporter: Reporter;
   signal?: AbortSignal;
-}): Promise<BootedClaw> {
-  o.reporter.info(`waiting for SSH on ${o.username}@${o.host}:${o.port}`);
-  const session = await connectSsh({
+}
+
+/** connectSsh with the claw's identity, retrying until `retryUntilMs`; the SSH client logs at debug. */
+function connectClaw(o: ClawSsh, retry: { retryUntilMs: number; retryAuthFailures?: boolean }) {
+  return connectSsh({
     host: o.host,
     port: o.port,
     username: o.username,
     privateKey: o.identity.privateKey,
     password: o.identity.password,
-    retryUntilMs: Math.max(o.deadline, Date.now() + 1000),
-    retryAuthFailures: true,
+    ...retry,
     readyTimeoutMs: 15_000,
     signal: o.signal,
     reporter: { info: (m) => o.reporter.debug(m), setSecret: (v) => o.reporter.setSecret(v) },
+  });
+}
+
+/** Connect (retrying until the VM answers) and wait until claw-boot has finished on this boot. */
+export async function waitForBoot(o: ClawSsh & { deadline: number }): Promise<BootedClaw> {
+  o.reporter.info(`waiting for SSH on ${o.username}@${o.host}:${o.port}`);
+  // a new VM may refuse the key until cloud-init has written it: auth failures are retried too
+  const session = await connectClaw(o, {
+    retryUntilMs: Math.max(o.deadline, Date.now() + 1000),
+    retryAuthFailures: true,
   });
   try {
     let delay = 200;
@@ -218,28 +228,10 @@ export const RESUME_COMMAND = 'sudo -n systemctl start openclaw-gateway.service 
  * Runs one short command on a running claw over SSH (quiesce, resume). Returns why it could not, or
  * undefined when it exited 0.
  */
-export async function runOnClaw(o: {
-  host: string;
-  port: number;
-  username: string;
-  identity: SshIdentity;
-  command: string;
-  reporter: Reporter;
-  signal?: AbortSignal;
-}): Promise<string | undefined> {
+export async function runOnClaw(o: ClawSsh & { command: string }): Promise<string | undefined> {
   let session: SshSession | undefined;
   try {
-    session = await connectSsh({
-      host: o.host,
-      port: o.port,
-      username: o.username,
-      privateKey: o.identity.privateKey,
-      password: o.identity.password,
-      retryUntilMs: Date.now() + 20_000,
-      readyTimeoutMs: 15_000,
-      signal: o.signal,
-      reporter: { info: (m) => o.reporter.debug(m), setSecret: (v) => o.reporter.setSecret(v) },
-    });
+    session = await connectClaw(o, { retryUntilMs: Date.now() + 20_000 });
     const r = await session.exec(o.command, { timeoutMs: 90_000, signal: o.signal });
     if (r.code !== 0) return `exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`;
     return undefined;
@@ -260,7 +252,7 @@ const STARTUP_CHECKS = new Set([
   'vnc.listening',
   'vnc.rfb',
 ]);
-export function isStartupCheck(c: { id: string; group: string }): boolean {
+function isStartupCheck(c: { id: string; group: string }): boolean {
   return STARTUP_GROUPS.has(c.group) || STARTUP_CHECKS.has(c.id);
 }
 

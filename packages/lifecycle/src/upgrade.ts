@@ -15,6 +15,8 @@ import type { Disk, VirtualMachine } from '@azure/arm-compute';
 import {
   SpecError,
   gatewayToken,
+  isClawName,
+  isResourceGroupName,
   isVersion,
   readSpec,
   secretValues,
@@ -69,8 +71,6 @@ import {
   type SshIdentity,
 } from './shared';
 import type { UpgradeOptions, UpgradeResult, VerifyResult } from './types';
-
-const QUIESCE_SUMMARY = 'stop openclaw-gateway + claude-sidecar, sync';
 
 export const UPGRADE_STATE_TAG = `${TAGS.upgrade}-state-`;
 const CHUNK = 240;
@@ -167,13 +167,13 @@ function refuse(code: string, message: string, hint?: string): UpgradeRefused {
 export function upgradeProblems(o: UpgradeOptions): { problems: Problem[]; spec?: ClawSpec } {
   const problems: Problem[] = [];
   const add = (variable: string, message: string, fix: string) => problems.push({ variable, message, fix });
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(o.clawName ?? '') || o.clawName.length > 60)
+  if (!isClawName(o.clawName ?? ''))
     add(
       'claw-name',
       `${JSON.stringify(o.clawName)} is not a claw name`,
       'lowercase letters, digits and hyphens, at most 60',
     );
-  if (!/^[A-Za-z0-9._()-]{1,90}$/.test(o.resourceGroup ?? '') || o.resourceGroup.endsWith('.'))
+  if (!isResourceGroupName(o.resourceGroup ?? ''))
     add(
       'resource-group',
       `${JSON.stringify(o.resourceGroup)} is not a resource group name`,
@@ -321,10 +321,13 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     return identity;
   };
 
+  // the claw keeps its static public IP through the upgrade: read it once (quiesce, boot, rollback)
+  let knownIp: string | undefined;
   const hostOf = async (): Promise<string> => {
+    if (knownIp) return knownIp;
     const pip = await getPublicIp(ctx, rg, names.publicIp(claw), { signal });
     if (!pip?.ipAddress) throw refuse('ResourceNotFound', `public IP ${names.publicIp(claw)} has no address`);
-    return pip.ipAddress;
+    return (knownIp = pip.ipAddress);
   };
 
   const onClaw = async (state: UpgradeState, command: string) =>
@@ -636,7 +639,7 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
         if (obs.power !== 'deallocated' && !quiesced) {
           downStart ??= Date.now();
           if (stopMethod === 'ssh' && obs.power === 'running') {
-            phases.enter('quiesce', `${state.admin}@${claw}: ${QUIESCE_SUMMARY}`);
+            phases.enter('quiesce', `${state.admin}@${claw}: ${QUIESCE_COMMAND}`);
             const why = await onClaw(state, QUIESCE_COMMAND);
             if (!why) {
               quiesced = true;

@@ -1,5 +1,6 @@
 /** verify (lifecycle): resolve the host (given, or the claw's public IP in Azure) and run the guest's checks. */
 import { getPublicIp, getVm, findVmPublicIp, names } from '@openclawps/azure';
+import { isClawName, isLinuxUserName, isResourceGroupName } from '@openclawps/config';
 import { verifyClaw } from '@openclawps/guest';
 import { azureContextFor } from './shared';
 import type { VerifyOptions, VerifyResult } from './types';
@@ -15,16 +16,13 @@ export function verifyProblems(o: VerifyOptions): string[] {
     )
   )
     problems.push(`host: ${JSON.stringify(o.host)} is not a host name or IP address`);
-  if (o.clawName !== undefined && !/^[a-z0-9]([a-z0-9-]{0,58}[a-z0-9])?$/.test(o.clawName))
+  if (o.clawName !== undefined && !isClawName(o.clawName))
     problems.push(
       `claw-name: ${JSON.stringify(o.clawName)} is not a claw name (lowercase letters, digits, hyphens)`,
     );
-  if (
-    o.resourceGroup !== undefined &&
-    (!/^[A-Za-z0-9._()-]{1,90}$/.test(o.resourceGroup) || o.resourceGroup.endsWith('.'))
-  )
+  if (o.resourceGroup !== undefined && !isResourceGroupName(o.resourceGroup))
     problems.push(`resource-group: ${JSON.stringify(o.resourceGroup)} is not a resource group name`);
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o.username))
+  if (!isLinuxUserName(o.username))
     problems.push(`username: ${JSON.stringify(o.username)} is not a Linux user name`);
   return problems;
 }

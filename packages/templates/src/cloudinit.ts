@@ -13,6 +13,7 @@ import {
   validateSpec,
   Profile,
   formatEnv,
+  isLinuxUserName,
   parseVersion,
 } from '@openclawps/config';
 import { cloudInitDir, payloadDir } from './assets';
@@ -189,8 +190,7 @@ export function renderFullCloudInit(specOrOptions: ClawSpec | FullOptions = {}):
   if (profile !== 'desktop' && profile !== 'minimal')
     throw new Error(`profile must be desktop or minimal, got ${profile}`);
   const adminUser = opts.adminUser ?? spec?.azure.adminUser ?? 'azureuser';
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(adminUser))
-    throw new Error(`invalid admin user ${JSON.stringify(adminUser)}`);
+  if (!isLinuxUserName(adminUser)) throw new Error(`invalid admin user ${JSON.stringify(adminUser)}`);
   const versions = { ...PINNED, ...opts.versions };
   for (const [k, v] of Object.entries(versions))
     if (!VERSION_TEXT.test(v)) throw new Error(`versions.${k}: ${JSON.stringify(v)} is not a pinned version`);
