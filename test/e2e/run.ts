@@ -25,7 +25,7 @@ import { formatEnv } from '@openclawps/config';
 import { NspawnGuest, nspawnGuestProblems, nspawn, startEmulator, type Emulator } from '@openclawps/emulator';
 import { connectSsh, generateEd25519KeyPair } from '@openclawps/guest';
 import { repoRoot, runBundle, type BundleRun } from '../helpers/bundle';
-import { assert, skip, Suite } from '../system/harness';
+import { assert, runSuite, skip, Suite } from '../system/harness';
 
 const suite = new Suite('e2e');
 const log = suite.log;
@@ -147,7 +147,8 @@ async function main(): Promise<number> {
   };
   // OPENCLAWPS_E2E_ONLY=desktop (development): only the desktop steps (and the emulator, the cleanup)
   const only = process.env.OPENCLAWPS_E2E_ONLY;
-  const timed = async (name: string, fn: () => Promise<void>, needs: string[] = []) => {
+  /** Runs a step (skipped when one of `needs` did not pass); returns its name, for later `needs`. */
+  const timed = async (name: string, fn: () => Promise<void>, needs: string[] = []): Promise<string> => {
     const t0 = Date.now();
     const wanted =
       only !== 'desktop' ||
@@ -156,6 +157,23 @@ async function main(): Promise<number> {
       name.includes('2.0.0');
     await suite.step(name, wanted ? fn : async () => skip(`OPENCLAWPS_E2E_ONLY=${only}`), { needs });
     timings.push([name, (Date.now() - t0) / 1000]);
+    return name;
+  };
+  const bakeImage = async (
+    version: string,
+    profile: 'minimal' | 'desktop',
+    extra: Record<string, string> = {},
+  ) => {
+    const r = await bundle('bake', {
+      version,
+      'resource-group': RG,
+      profile,
+      'cloud-init-timeout-minutes': profile === 'desktop' ? '25' : '20',
+      ...extra,
+      ...azure(),
+    });
+    assert(r.code === 0, `dist/bake ${version} exit ${r.code}: ${r.stderr.slice(-1500)}`);
+    return r;
   };
 
   const sub = () => `/subscriptions/${emu!.subscriptionId}/resourceGroups/${RG}/providers`;
@@ -243,7 +261,6 @@ async function main(): Promise<number> {
   const marker = `e2e-marker ${new Date().toISOString()} ${Math.random().toString(36).slice(2)}`;
   let before: ReturnType<typeof facts> | undefined;
   let fsUuid = '';
-  let gatewayUp = false;
   const migrations = join(WORK, 'extra-updates');
   mkdirSync(migrations, { recursive: true });
   writeFileSync(
@@ -253,7 +270,7 @@ async function main(): Promise<number> {
   );
 
   try {
-    await timed('emulator + nspawn guest (stock image, NAT for the builders)', async () => {
+    const up = await timed('emulator + nspawn guest (stock image, NAT for the builders)', async () => {
       const base = await nspawn.ensureBaseRoot({ log });
       const stock = stockRoot(base);
       log(
@@ -279,31 +296,20 @@ async function main(): Promise<number> {
       writeFileSync(caFile, emu.ca);
       log(`emulator ${emu.url}`);
     });
-    const up = ['emulator + nspawn guest (stock image, NAT for the builders)'];
 
-    await timed(
+    const baked = await timed(
       'dist/bake 1.0.0 from scratch (profile minimal, full cloud-init + install.sh in a booted builder)',
       async () => {
-        const r = await bundle('bake', {
-          version: '1.0.0',
-          'resource-group': RG,
-          profile: 'minimal',
-          'cloud-init-timeout-minutes': '20',
-          ...azure(),
-        });
-        assert(r.code === 0, `dist/bake 1.0.0 exit ${r.code}: ${r.stderr.slice(-1500)}`);
+        const r = await bakeImage('1.0.0', 'minimal');
         assert(
           /1\.0\.0/.test(r.outputs['image-version-id'] ?? ''),
           `image-version-id output: ${r.outputs['image-version-id']}`,
         );
       },
-      up,
+      [up],
     );
-    const baked = [
-      'dist/bake 1.0.0 from scratch (profile minimal, full cloud-init + install.sh in a booted builder)',
-    ];
 
-    await timed(
+    const stamped = await timed(
       'dist/stamp alice from 1.0.0',
       async () => {
         const r = await bundle('stamp', {
@@ -323,11 +329,10 @@ async function main(): Promise<number> {
         );
         log(`alice: ${JSON.stringify(f)}`);
       },
-      baked,
+      [baked],
     );
-    const stamped = ['dist/stamp alice from 1.0.0'];
 
-    await timed(
+    const marked = await timed(
       'marker written into the workspace over SSH; filesystem UUID recorded',
       async () => {
         await ssh(`printf '%s\\n' ${JSON.stringify(marker)} > ~/workspace/e2e-marker.txt && sync`);
@@ -338,31 +343,17 @@ async function main(): Promise<number> {
         assert(/ext4/.test(src) && label === 'claw-data', `mount: ${src}, label ${label}`);
         assert(!!fsUuid, 'no filesystem UUID');
         before = facts();
-        gatewayUp = await waitReadyz(120_000);
-        if (!gatewayUp)
-          log('gateway does not answer /readyz on 1.0.0 (the /readyz assertions below will say so)');
       },
-      stamped,
+      [stamped],
     );
-    const marked = ['marker written into the workspace over SSH; filesystem UUID recorded'];
 
-    await timed(
+    const bakedNext = await timed(
       'dist/bake 1.1.0 with an extra migration (900-e2e-count.sh)',
-      async () => {
-        const r = await bundle('bake', {
-          version: '1.1.0',
-          'resource-group': RG,
-          profile: 'minimal',
-          'extra-updates': migrations,
-          'cloud-init-timeout-minutes': '20',
-          ...azure(),
-        });
-        assert(r.code === 0, `dist/bake 1.1.0 exit ${r.code}: ${r.stderr.slice(-1500)}`);
-      },
-      marked,
+      async () => void (await bakeImage('1.1.0', 'minimal', { 'extra-updates': migrations })),
+      [marked],
     );
 
-    await timed(
+    const upgraded = await timed(
       'dist/upgrade alice 1.0.0 -> 1.1.0',
       async () => {
         const r = await bundle('upgrade', {
@@ -390,9 +381,8 @@ async function main(): Promise<number> {
             .join(' | ')}`,
         );
       },
-      ['dist/bake 1.1.0 with an extra migration (900-e2e-count.sh)'],
+      [bakedNext],
     );
-    const upgraded = ['dist/upgrade alice 1.0.0 -> 1.1.0'];
 
     await timed(
       'after upgrade: migration ran once, marker intact, same filesystem UUID, same NIC/IP/data disk',
@@ -419,20 +409,19 @@ async function main(): Promise<number> {
         const img = await ssh('cat /opt/claw/image.json');
         assert(/"1\.1\.0"/.test(img), `/opt/claw/image.json: ${img}`);
       },
-      upgraded,
+      [upgraded],
     );
 
     await timed(
       'gateway answers /readyz after the upgrade',
       async () => {
-        const has = await ssh('command -v openclaw || true');
-        if (!has) skip('openclaw is not installed in the image (install.sh did not install it)');
+        assert(await ssh('command -v openclaw || true'), 'openclaw is not installed in the image');
         assert(
           await waitReadyz(),
           `/readyz did not answer 200: ${await ssh('systemctl status --no-pager openclaw-gateway.service 2>&1 | tail -15 || true')}`,
         );
       },
-      upgraded,
+      [upgraded],
     );
 
     await timed(
@@ -446,7 +435,7 @@ async function main(): Promise<number> {
         const bare = report.checks.filter((c) => c.status === 'skip' && !c.detail.trim());
         assert(!bare.length, `skipped without a reason: ${bare.map((c) => c.id).join(', ')}`);
       },
-      upgraded,
+      [upgraded],
     );
 
     await timed(
@@ -481,42 +470,34 @@ async function main(): Promise<number> {
         const runs = (await ssh('cat /mnt/claw-data/e2e-migration-runs')).split('\n').filter(Boolean).length;
         assert(runs === 1, `migration ran ${runs} times`);
       },
-      upgraded,
+      [upgraded],
     );
 
     // ---- the desktop profile, once: what a claw with a desktop really runs in a booted guest
-    const bakeDesktop = 'dist/bake 2.0.0 (profile desktop: XFCE + lightdm on a dummy Xorg, x11vnc, chromium)';
-    await timed(
-      bakeDesktop,
+    const bakedDesktop = await timed(
+      'dist/bake 2.0.0 (profile desktop: XFCE + lightdm on a dummy Xorg, x11vnc, chromium)',
+      async () => void (await bakeImage('2.0.0', 'desktop')),
+      [up],
+    );
+    const desktopStamped = await timed(
+      `dist/stamp ${DESKTOP_CLAW} from 2.0.0 (profile desktop)`,
       async () => {
-        const r = await bundle('bake', {
-          version: '2.0.0',
+        const r = await bundle('stamp', {
+          'claw-name': DESKTOP_CLAW,
+          env: envFor(DESKTOP_CLAW, 'desktop'),
           'resource-group': RG,
-          profile: 'desktop',
-          'cloud-init-timeout-minutes': '25',
+          'image-version': '2.0.0',
+          'ssh-private-key': key.privateKey,
+          'verify-timeout-seconds': '300',
           ...azure(),
         });
-        assert(r.code === 0, `dist/bake 2.0.0 exit ${r.code}: ${r.stderr.slice(-1500)}`);
+        if (r.code !== 0) await diagnose(DESKTOP_CLAW);
+        assert(r.code === 0, `dist/stamp ${DESKTOP_CLAW} exit ${r.code}: ${r.stderr.slice(-1500)}`);
+        assert(r.outputs['vnc-url'] === 'vnc://localhost:5900', `vnc-url output: ${r.outputs['vnc-url']}`);
+        log(`${DESKTOP_CLAW}: ${JSON.stringify(facts(DESKTOP_CLAW))}`);
       },
-      up,
+      [bakedDesktop],
     );
-    const stampDesktop = `dist/stamp ${DESKTOP_CLAW} from 2.0.0 (profile desktop)`;
-    await timed(stampDesktop, async () => {
-      const r = await bundle('stamp', {
-        'claw-name': DESKTOP_CLAW,
-        env: envFor(DESKTOP_CLAW, 'desktop'),
-        'resource-group': RG,
-        'image-version': '2.0.0',
-        'ssh-private-key': key.privateKey,
-        'verify-timeout-seconds': '300',
-        ...azure(),
-      });
-      if (r.code !== 0) await diagnose(DESKTOP_CLAW);
-      assert(r.code === 0, `dist/stamp ${DESKTOP_CLAW} exit ${r.code}: ${r.stderr.slice(-1500)}`);
-      assert(r.outputs['vnc-url'] === 'vnc://localhost:5900', `vnc-url output: ${r.outputs['vnc-url']}`);
-      log(`${DESKTOP_CLAW}: ${JSON.stringify(facts(DESKTOP_CLAW))}`);
-    }, [bakeDesktop]);
-    const desktopStamped = [stampDesktop];
     const sshBob = (command: string, timeoutMs = 60_000) => ssh(command, timeoutMs, DESKTOP_CLAW);
 
     await timed(
@@ -555,7 +536,7 @@ async function main(): Promise<number> {
           `a desktop check was skipped: ${skipped.map((c) => c.id).join(', ')}`,
         );
       },
-      desktopStamped,
+      [desktopStamped],
     );
 
     await timed(
@@ -593,7 +574,7 @@ async function main(): Promise<number> {
         const leaked = transcripts.filter((t) => t.includes(password)).length;
         assert(!leaked, `the VNC password appears in ${leaked} bundle transcript(s)`);
       },
-      desktopStamped,
+      [desktopStamped],
     );
 
     await timed(
@@ -637,7 +618,7 @@ async function main(): Promise<number> {
         log(`${ip}:5900 directly: ${direct}`);
         assert(direct === 'ECONNREFUSED', `VNC on the public IP ${ip}:5900: ${direct} (expected refused)`);
       },
-      desktopStamped,
+      [desktopStamped],
     );
 
     await timed(
@@ -668,7 +649,7 @@ async function main(): Promise<number> {
         }
         assert(up2.r.outputs.healthy === 'true', `after a restart: ${up2.r.outputs['failed-checks']}`);
       },
-      desktopStamped,
+      [desktopStamped],
     );
   } finally {
     await timed(
@@ -697,14 +678,4 @@ async function main(): Promise<number> {
   return suite.finish();
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    nspawn.cleanupAll(log);
-    console.log(
-      `e2e: ${suite.counts.pass} passed, ${suite.counts.fail + 1} failed, ${suite.counts.skip} skipped`,
-    );
-    process.exit(1);
-  },
-);
+runSuite(suite, main, () => nspawn.cleanupAll(log));

@@ -80,3 +80,21 @@ export class Suite {
 export function assert(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Error(message);
 }
+
+/**
+ * Runs a suite's main and exits with its code. A crash outside any step still ends with the closing
+ * line (counted as one more failure), after `onCrash` has cleaned up.
+ */
+export function runSuite(suite: Suite, main: () => Promise<number>, onCrash: () => void): void {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      onCrash();
+      console.log(
+        `${suite.name}: ${suite.counts.pass} passed, ${suite.counts.fail + 1} failed, ${suite.counts.skip} skipped`,
+      );
+      process.exit(1);
+    },
+  );
+}

@@ -19,7 +19,7 @@ import {
 } from '@openclawps/guest';
 import * as nspawn from '../../packages/emulator/src/nspawn';
 import { ensureClawRoot, type ClawRoot } from './claw-root';
-import { assert, skip, Suite } from './harness';
+import { assert, runSuite, skip, Suite } from './harness';
 import { testClaw } from './user-data';
 
 const suite = new Suite('system');
@@ -386,14 +386,4 @@ async function main(): Promise<number> {
   return suite.finish();
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    nspawn.cleanupAll(log);
-    console.log(
-      `system: ${suite.counts.pass} passed, ${suite.counts.fail + 1} failed, ${suite.counts.skip} skipped`,
-    );
-    process.exit(1);
-  },
-);
+runSuite(suite, main, () => nspawn.cleanupAll(log));
